@@ -1,0 +1,10 @@
+//! Domain types shared by every layer. Nothing here performs I/O.
+
+pub mod error;
+pub mod model;
+pub mod role;
+pub mod validate;
+
+pub use error::{ErrorCode, ValidationError};
+pub use model::*;
+pub use role::{Permission, Role, TeamFunction};

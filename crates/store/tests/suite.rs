@@ -1,0 +1,169 @@
+//! The storage test suite, run against every backend.
+
+use switchboard_core::role::OrgRole;
+use switchboard_core::*;
+use switchboard_store::*;
+
+fn org(slug: &str) -> Organization {
+    Organization { id: new_id(), slug: slug.into(), name: slug.to_uppercase(), created_at: now() }
+}
+
+fn user(email: &str) -> User {
+    User { id: new_id(), email: email.into(), name: email.into(), created_at: now() }
+}
+
+fn ws(org: &Organization, slug: &str, parent: Option<&Workspace>) -> Workspace {
+    Workspace {
+        id: new_id(),
+        org_id: org.id.clone(),
+        slug: slug.into(),
+        name: slug.into(),
+        parent_id: parent.map(|p| p.id.clone()),
+        created_at: now(),
+    }
+}
+
+backend_tests! {
+    migrations_are_idempotent => |store: Store| async move {
+        assert!(store.migrate().await.unwrap().is_empty(), "second run applies nothing");
+        store.ping().await.unwrap();
+    };
+
+    organisations_and_unique_slugs => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let a = org("acme");
+        orgs::insert(&mut tx, &a).await.unwrap();
+        let dup = orgs::insert(&mut tx, &org("acme")).await.unwrap_err();
+        assert!(matches!(dup, StoreError::Unique { ref constraint } if constraint.contains("slug")), "{dup:?}");
+        tx.rollback().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert!(orgs::get_by_slug(&mut c, "acme").await.unwrap().is_none(), "rolled back");
+    };
+
+    workspace_tree_and_memberships => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let a = org("acme");
+        orgs::insert(&mut tx, &a).await.unwrap();
+        let u = user("ann@example.com");
+        users::insert(&mut tx, &u, Some("hash")).await.unwrap();
+        orgs::set_member(&mut tx, &a.id, &u.id, OrgRole::Member).await.unwrap();
+        let global = ws(&a, "global", None);
+        let de = ws(&a, "de", Some(&global));
+        workspaces::insert(&mut tx, &global).await.unwrap();
+        workspaces::insert(&mut tx, &de).await.unwrap();
+        members::upsert(&mut tx, &global.id, &u.id, Role::Agent).await.unwrap();
+        members::upsert(&mut tx, &global.id, &u.id, Role::Manager).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = store.read().await.unwrap();
+        assert_eq!(workspaces::get(&mut c, &de.id).await.unwrap().unwrap(), de);
+        assert_eq!(workspaces::count_children(&mut c, &global.id).await.unwrap(), 1);
+        let roles = members::roles_in(&mut c, &u.id, &[de.id.clone(), global.id.clone()]).await.unwrap();
+        assert_eq!(roles, vec![Role::Manager], "upsert replaced the role");
+        assert_eq!(orgs::memberships(&mut c, &u.id).await.unwrap()[0].role, OrgRole::Member);
+        assert_eq!(workspaces::list_in_orgs_of_user(&mut c, &u.id).await.unwrap().len(), 2);
+        drop(c);
+
+        // A parent with children cannot be deleted; the database itself refuses.
+        let mut tx = store.write().await.unwrap();
+        let refused = workspaces::delete(&mut tx, &global.id).await;
+        assert!(matches!(refused, Err(StoreError::ForeignKey(_))), "{refused:?}");
+        tx.rollback().await.unwrap();
+    };
+
+    parent_must_be_in_same_org => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let (a, b) = (org("acme"), org("globex"));
+        orgs::insert(&mut tx, &a).await.unwrap();
+        orgs::insert(&mut tx, &b).await.unwrap();
+        let pa = ws(&a, "parent", None);
+        workspaces::insert(&mut tx, &pa).await.unwrap();
+        let mut child = ws(&b, "child", None);
+        child.parent_id = Some(pa.id.clone());
+        assert!(matches!(workspaces::insert(&mut tx, &child).await, Err(StoreError::ForeignKey(_))));
+    };
+
+    teams_and_team_members => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let a = org("acme");
+        orgs::insert(&mut tx, &a).await.unwrap();
+        let w = ws(&a, "global", None);
+        workspaces::insert(&mut tx, &w).await.unwrap();
+        let u = user("bo@example.com");
+        users::insert(&mut tx, &u, None).await.unwrap();
+        let t = Team { id: new_id(), workspace_id: w.id.clone(), name: "Support".into(), function: TeamFunction::Support, created_at: now() };
+        teams::insert(&mut tx, &t).await.unwrap();
+        tx.commit().await.unwrap();
+        // A failed statement aborts a PostgreSQL transaction, so the clash gets its own.
+        let mut tx = store.write().await.unwrap();
+        let clash = Team { id: new_id(), ..t.clone() };
+        assert!(matches!(teams::insert(&mut tx, &clash).await, Err(StoreError::Unique { .. })));
+        tx.rollback().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        assert!(teams::add_member(&mut tx, &t.id, &u.id).await.unwrap());
+        assert!(!teams::add_member(&mut tx, &t.id, &u.id).await.unwrap(), "second add is a no-op");
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert_eq!(teams::members(&mut c, &t.id).await.unwrap()[0].email, "bo@example.com");
+        assert_eq!(teams::list(&mut c, &w.id).await.unwrap(), vec![t.clone()]);
+        drop(c);
+
+        // Deleting the workspace cascades to its teams and their members.
+        let mut tx = store.write().await.unwrap();
+        workspaces::delete(&mut tx, &w.id).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert!(teams::get(&mut c, &t.id).await.unwrap().is_none());
+    };
+
+    sessions_expire => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let u = user("cy@example.com");
+        users::insert(&mut tx, &u, None).await.unwrap();
+        sessions::insert(&mut tx, "h1", &u.id, "csrf", "2100-01-01T00:00:00.000Z").await.unwrap();
+        sessions::insert(&mut tx, "h2", &u.id, "csrf", "2000-01-01T00:00:00.000Z").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert_eq!(sessions::get_live(&mut c, "h1", &now()).await.unwrap().unwrap().user, u);
+        assert!(sessions::get_live(&mut c, "h2", &now()).await.unwrap().is_none());
+        assert_eq!(sessions::delete_expired(&mut c, &now()).await.unwrap(), 1);
+    };
+
+    tokens_revoke => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        let u = user("di@example.com");
+        users::insert(&mut tx, &u, None).await.unwrap();
+        let t = ApiToken { id: new_id(), user_id: u.id.clone(), name: "ci".into(), prefix: "sb_abc".into(), created_at: now(), last_used_at: None, revoked_at: None };
+        tokens::insert(&mut tx, &t, "hash").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert_eq!(tokens::get_live_by_hash(&mut c, "hash").await.unwrap().unwrap().1, u);
+        tokens::revoke(&mut c, &t.id, &now()).await.unwrap();
+        assert!(tokens::get_live_by_hash(&mut c, "hash").await.unwrap().is_none());
+        assert!(tokens::get(&mut c, &t.id).await.unwrap().unwrap().revoked_at.is_some());
+    };
+
+    audit_pages_newest_first => |store: Store| async move {
+        let a = org("acme");
+        let mut tx = store.write().await.unwrap();
+        orgs::insert(&mut tx, &a).await.unwrap();
+        for i in 0..5 {
+            let e = AuditEntry {
+                id: new_id(), org_id: a.id.clone(), workspace_id: Some(format!("w{}", i % 2)),
+                actor_id: None, actor: "cli".into(), action: format!("a{i}"), target_type: "t".into(),
+                target_id: "x".into(), before: None, after: Some(serde_json::json!({"i": i})), created_at: now(),
+            };
+            audit::insert(&mut tx, &e).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let all = audit::list(&mut c, &a.id, None, None, 10).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["a4", "a3", "a2", "a1", "a0"]);
+        assert_eq!(all[0].after, Some(serde_json::json!({"i": 4})));
+        let page2 = audit::list(&mut c, &a.id, None, Some(&all[1].id), 2).await.unwrap();
+        assert_eq!(page2.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["a2", "a1"]);
+        let w0 = audit::list(&mut c, &a.id, Some(&["w0".to_string()]), None, 10).await.unwrap();
+        assert_eq!(w0.len(), 3);
+    };
+}
