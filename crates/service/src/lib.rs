@@ -1,1 +1,106 @@
+//! The service layer: every change a person or a script can make goes through here, is
+//! checked against the permission matrix, and is written together with its audit entry.
 
+pub mod access;
+pub mod auth;
+pub mod demo;
+mod error;
+pub mod ops;
+
+pub use access::{Access, WorkspaceAccess};
+pub use auth::{AuthUser, Credential, LoginLimiter, LoginLimits};
+pub use error::{ServiceError, ServiceResult};
+
+use serde::Serialize;
+use std::time::Duration;
+use switchboard_core::{AuditEntry, User};
+use switchboard_store::{AnyConnection, Store};
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub session_ttl: Duration,
+    pub login_limits: LoginLimits,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { session_ttl: Duration::from_secs(14 * 24 * 3600), login_limits: LoginLimits::default() }
+    }
+}
+
+/// The service, cheap to clone and shared by the HTTP server and the CLI.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub config: ServiceConfig,
+    pub login_limiter: std::sync::Arc<LoginLimiter>,
+}
+
+impl App {
+    pub fn new(store: Store, config: ServiceConfig) -> App {
+        let login_limiter = std::sync::Arc::new(LoginLimiter::new(config.login_limits.clone()));
+        App { store, config, login_limiter }
+    }
+}
+
+/// Who is acting: a signed-in user (checked against the matrix) or the local operator at
+/// the command line, who already has the database and so is not checked.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User(User),
+    Cli,
+}
+
+impl Actor {
+    fn label(&self) -> String {
+        match self {
+            Actor::User(u) => u.email.clone(),
+            Actor::Cli => "cli".into(),
+        }
+    }
+
+    fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User(u) => Some(&u.id),
+            Actor::Cli => None,
+        }
+    }
+}
+
+/// One audit record, written in the same transaction as the change it describes.
+pub(crate) struct Audit<'a> {
+    pub org_id: &'a str,
+    pub workspace_id: Option<&'a str>,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+}
+
+impl Audit<'_> {
+    pub(crate) async fn write(
+        self,
+        c: &mut AnyConnection,
+        actor: &Actor,
+        before: Option<&impl Serialize>,
+        after: Option<&impl Serialize>,
+    ) -> ServiceResult<()> {
+        let entry = AuditEntry {
+            id: switchboard_store::new_id(),
+            org_id: self.org_id.to_string(),
+            workspace_id: self.workspace_id.map(str::to_string),
+            actor_id: actor.user_id().map(str::to_string),
+            actor: actor.label(),
+            action: self.action.to_string(),
+            target_type: self.target_type.to_string(),
+            target_id: self.target_id.to_string(),
+            before: before.map(serde_json::to_value).transpose().map_err(ServiceError::internal)?,
+            after: after.map(serde_json::to_value).transpose().map_err(ServiceError::internal)?,
+            created_at: switchboard_store::now(),
+        };
+        switchboard_store::audit::insert(c, &entry).await?;
+        Ok(())
+    }
+}
+
+/// Placeholder type for audit records with no before or after state.
+pub(crate) const NONE: Option<&()> = None;

@@ -11,6 +11,7 @@ pub mod queries;
 
 pub use queries::*;
 pub use sqlx::AnyConnection;
+pub use sqlx::Error as SqlxError;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
@@ -34,6 +35,16 @@ pub enum StoreError {
     Migration { version: i64, name: &'static str, source: sqlx::Error },
     #[error("the database has migration {0}, newer than this binary knows; upgrade Switchboard")]
     TooNew(i64),
+}
+
+impl StoreError {
+    /// The database could not be reached (as opposed to refusing a statement).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
