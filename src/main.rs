@@ -1,1 +1,7 @@
-fn main(){}
+//! The `switchboard` binary: thin on purpose; the work is in the crates.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
