@@ -11,7 +11,11 @@ use switchboard_service::{Actor, App, ServiceConfig, ServiceError};
 use switchboard_store::Store;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Social data for every department: listening, inbox, publishing, advocacy, attribution.")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Social data for every department: listening, inbox, publishing, advocacy, attribution."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -25,7 +29,12 @@ struct Global {
     #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Store of record: default SQLite in the data dir; a postgres:// URL selects PostgreSQL.
-    #[arg(long, global = true, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
 }
 
@@ -159,12 +168,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")),
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -183,10 +196,13 @@ pub fn main() -> ExitCode {
 /// A service error as a person at a terminal should read it.
 fn explain(e: ServiceError) -> anyhow::Error {
     match e.field() {
-        Some(f) => anyhow::anyhow!("{f}: {}", match &e {
-            ServiceError::Validation(v) => v.message.clone(),
-            other => other.to_string(),
-        }),
+        Some(f) => anyhow::anyhow!(
+            "{f}: {}",
+            match &e {
+                ServiceError::Validation(v) => v.message.clone(),
+                other => other.to_string(),
+            }
+        ),
         None => anyhow::anyhow!("{e}"),
     }
 }
@@ -195,7 +211,8 @@ fn database_url(global: &Global, data_dir: &Path) -> Result<String> {
     match &global.database_url {
         Some(url) => Ok(url.clone()),
         None => {
-            std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
             Ok(switchboard_store::sqlite_url_for_dir(data_dir))
         }
     }
@@ -203,7 +220,9 @@ fn database_url(global: &Global, data_dir: &Path) -> Result<String> {
 
 async fn open(global: &Global, data_dir: &Path) -> Result<App> {
     let url = database_url(global, data_dir)?;
-    let store = Store::open(&url).await.with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
+    let store = Store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
     Ok(App::new(store, ServiceConfig::default()))
 }
 
@@ -214,7 +233,10 @@ fn read_password_line() -> Result<String> {
         std::io::stderr().flush().ok();
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.is_empty() {
         bail!("no password on standard input (line 1 is empty)");
@@ -228,7 +250,12 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let default_dir = || cli.global.data_dir.clone().unwrap_or_else(|| PathBuf::from("switchboard-data"));
+    let default_dir = || {
+        cli.global
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("switchboard-data"))
+    };
     match cli.command {
         Command::Serve(args) => {
             let dir = default_dir();
@@ -248,7 +275,10 @@ async fn run(cli: Cli) -> Result<()> {
             println!();
             println!("{:<28} {:<18} {:<30} ROLE", "E-MAIL", "PASSWORD", "NAME");
             for u in &users {
-                println!("{:<28} {:<18} {:<30} {}", u.email, u.password, u.name, u.role);
+                println!(
+                    "{:<28} {:<18} {:<30} {}",
+                    u.email, u.password, u.name, u.role
+                );
             }
             println!();
             std::io::stdout().flush().ok();
@@ -257,57 +287,144 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => {
             let dir = default_dir();
             let url = database_url(&cli.global, &dir)?;
-            let store = Store::connect(&url).await.context("cannot connect to the database")?;
+            let store = Store::connect(&url)
+                .await
+                .context("cannot connect to the database")?;
             let applied = store.migrate().await.context("migration failed")?;
-            eprintln!("migrations applied: {} ({} backend)", if applied.is_empty() { "none pending".to_string() } else { format!("{applied:?}") }, store.backend().as_str());
+            eprintln!(
+                "migrations applied: {} ({} backend)",
+                if applied.is_empty() {
+                    "none pending".to_string()
+                } else {
+                    format!("{applied:?}")
+                },
+                store.backend().as_str()
+            );
             Ok(())
         }
-        Command::User(UserCmd::Add { email, org, name, owner, password_stdin: _ }) => {
+        Command::User(UserCmd::Add {
+            email,
+            org,
+            name,
+            owner,
+            password_stdin: _,
+        }) => {
             let password = read_password_line()?;
             let app = open(&cli.global, &default_dir()).await?;
-            let (user, org_created) = app.cli_add_user(&org, &email, name.as_deref(), &password, owner).await.map_err(explain)?;
+            let (user, org_created) = app
+                .cli_add_user(&org, &email, name.as_deref(), &password, owner)
+                .await
+                .map_err(explain)?;
             if org_created {
                 eprintln!("created organisation {org}");
             }
-            eprintln!("user {} ready in organisation {org}{}", user.email, if owner { " as owner" } else { "" });
+            eprintln!(
+                "user {} ready in organisation {org}{}",
+                user.email,
+                if owner { " as owner" } else { "" }
+            );
             print_json(&user)
         }
         Command::Token(TokenCmd::Create { email, name }) => {
             let app = open(&cli.global, &default_dir()).await?;
             let user = app.user_by_email(&email).await.map_err(|e| match e {
-                ServiceError::NotFound => anyhow::anyhow!("email: no user with e-mail address {email}"),
+                ServiceError::NotFound => {
+                    anyhow::anyhow!("email: no user with e-mail address {email}")
+                }
                 e => explain(e),
             })?;
             let (token, secret) = app.create_token(&user, &name).await.map_err(explain)?;
-            eprintln!("token {:?} created for {}; it is shown only now:", token.name, user.email);
+            eprintln!(
+                "token {:?} created for {}; it is shown only now:",
+                token.name, user.email
+            );
             println!("{secret}");
             Ok(())
         }
-        Command::Workspace(WorkspaceCmd::Add { org, name, slug, parent }) => {
+        Command::Workspace(WorkspaceCmd::Add {
+            org,
+            name,
+            slug,
+            parent,
+        }) => {
             let app = open(&cli.global, &default_dir()).await?;
-            let w = app.create_workspace(&Actor::Cli, CreateWorkspace { org: Some(org), name, slug, parent }).await.map_err(explain)?;
-            eprintln!("created workspace {}/{} ({})", w.org.slug, w.workspace.slug, w.workspace.id);
+            let w = app
+                .create_workspace(
+                    &Actor::Cli,
+                    CreateWorkspace {
+                        org: Some(org),
+                        name,
+                        slug,
+                        parent,
+                    },
+                )
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "created workspace {}/{} ({})",
+                w.org.slug, w.workspace.slug, w.workspace.id
+            );
             print_json(&w.workspace)
         }
         Command::Workspace(WorkspaceCmd::List) => {
             let app = open(&cli.global, &default_dir()).await?;
             for w in app.list_workspaces(&Actor::Cli).await.map_err(explain)? {
-                println!("{}", serde_json::json!({"id": w.workspace.id, "org": w.org.slug, "slug": w.workspace.slug, "name": w.workspace.name, "parent_id": w.workspace.parent_id}));
+                println!(
+                    "{}",
+                    serde_json::json!({"id": w.workspace.id, "org": w.org.slug, "slug": w.workspace.slug, "name": w.workspace.name, "parent_id": w.workspace.parent_id})
+                );
             }
             Ok(())
         }
-        Command::Team(TeamCmd::Add { workspace, name, function }) => {
+        Command::Team(TeamCmd::Add {
+            workspace,
+            name,
+            function,
+        }) => {
             let app = open(&cli.global, &default_dir()).await?;
-            let t = app.create_team(&Actor::Cli, &workspace, CreateTeam { name, function }).await.map_err(explain)?;
+            let t = app
+                .create_team(&Actor::Cli, &workspace, CreateTeam { name, function })
+                .await
+                .map_err(explain)?;
             eprintln!("created team {} ({}) in {workspace}", t.name, t.function);
             print_json(&t)
         }
-        Command::Member(MemberCmd::Add { workspace, email, role, name, team, password_stdin }) => {
-            let password = if password_stdin { Some(read_password_line()?) } else { None };
+        Command::Member(MemberCmd::Add {
+            workspace,
+            email,
+            role,
+            name,
+            team,
+            password_stdin,
+        }) => {
+            let password = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
             let app = open(&cli.global, &default_dir()).await?;
-            let m = app.add_member(&Actor::Cli, &workspace, AddMember { email: email.clone(), role, name, password }).await.map_err(explain)?;
+            let m = app
+                .add_member(
+                    &Actor::Cli,
+                    &workspace,
+                    AddMember {
+                        email: email.clone(),
+                        role,
+                        name,
+                        password,
+                    },
+                )
+                .await
+                .map_err(explain)?;
             if let Some(team) = team {
-                app.add_team_member(&Actor::Cli, &workspace, &team, AddTeamMember { user: email }).await.map_err(explain)?;
+                app.add_team_member(
+                    &Actor::Cli,
+                    &workspace,
+                    &team,
+                    AddTeamMember { user: email },
+                )
+                .await
+                .map_err(explain)?;
                 eprintln!("added {} to team {team}", m.email);
             }
             eprintln!("{} is now {} in {workspace}", m.email, m.role);
@@ -317,16 +434,29 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 fn fresh_demo_dir() -> Result<PathBuf> {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("switchboard-demo-{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
 
 async fn serve(app: App, args: ServeArgs) -> Result<()> {
-    let config = ServerConfig { bind: args.bind, secure_cookies: args.secure_cookies, trust_proxy: args.trust_proxy };
-    let server = Application::build(app.clone(), config).await.with_context(|| format!("cannot listen on {}", args.bind))?;
-    eprintln!("listening on http://{} ({} store)", server.local_addr(), app.store.backend().as_str());
+    let config = ServerConfig {
+        bind: args.bind,
+        secure_cookies: args.secure_cookies,
+        trust_proxy: args.trust_proxy,
+    };
+    let server = Application::build(app.clone(), config)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    eprintln!(
+        "listening on http://{} ({} store)",
+        server.local_addr(),
+        app.store.backend().as_str()
+    );
     server
         .run_with_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -140,28 +140,84 @@ impl Role {
         match self {
             Role::Owner => Permission::ALL,
             Role::Admin => &[
-                WorkspaceRead, WorkspaceUpdate, WorkspaceCreateChild, MembersRead, MembersManage,
-                TeamsManage, AuditRead, ListeningRead, ListeningManage, InboxRead, InboxReply,
-                InboxManage, PublishingDraft, PublishingSchedule, PublishingApprove, BrandManage,
-                AdvocacyShare, AdvocacyManage, AnalyticsRead, IntegrationsManage,
+                WorkspaceRead,
+                WorkspaceUpdate,
+                WorkspaceCreateChild,
+                MembersRead,
+                MembersManage,
+                TeamsManage,
+                AuditRead,
+                ListeningRead,
+                ListeningManage,
+                InboxRead,
+                InboxReply,
+                InboxManage,
+                PublishingDraft,
+                PublishingSchedule,
+                PublishingApprove,
+                BrandManage,
+                AdvocacyShare,
+                AdvocacyManage,
+                AnalyticsRead,
+                IntegrationsManage,
             ],
             Role::Manager => &[
-                WorkspaceRead, MembersRead, TeamsManage, ListeningRead, ListeningManage, InboxRead,
-                InboxReply, InboxManage, PublishingDraft, PublishingSchedule, PublishingApprove,
-                AdvocacyShare, AdvocacyManage, AnalyticsRead,
+                WorkspaceRead,
+                MembersRead,
+                TeamsManage,
+                ListeningRead,
+                ListeningManage,
+                InboxRead,
+                InboxReply,
+                InboxManage,
+                PublishingDraft,
+                PublishingSchedule,
+                PublishingApprove,
+                AdvocacyShare,
+                AdvocacyManage,
+                AnalyticsRead,
             ],
             Role::Publisher => &[
-                WorkspaceRead, MembersRead, ListeningRead, InboxRead, InboxReply, PublishingDraft,
-                PublishingSchedule, AdvocacyShare, AnalyticsRead,
+                WorkspaceRead,
+                MembersRead,
+                ListeningRead,
+                InboxRead,
+                InboxReply,
+                PublishingDraft,
+                PublishingSchedule,
+                AdvocacyShare,
+                AnalyticsRead,
             ],
             Role::Contributor => &[
-                WorkspaceRead, MembersRead, ListeningRead, InboxRead, PublishingDraft, AdvocacyShare,
+                WorkspaceRead,
+                MembersRead,
+                ListeningRead,
+                InboxRead,
+                PublishingDraft,
+                AdvocacyShare,
             ],
-            Role::Agent => &[WorkspaceRead, MembersRead, ListeningRead, InboxRead, InboxReply],
+            Role::Agent => &[
+                WorkspaceRead,
+                MembersRead,
+                ListeningRead,
+                InboxRead,
+                InboxReply,
+            ],
             Role::Analyst => &[
-                WorkspaceRead, MembersRead, ListeningRead, ListeningManage, InboxRead, AnalyticsRead,
+                WorkspaceRead,
+                MembersRead,
+                ListeningRead,
+                ListeningManage,
+                InboxRead,
+                AnalyticsRead,
             ],
-            Role::Viewer => &[WorkspaceRead, MembersRead, ListeningRead, InboxRead, AnalyticsRead],
+            Role::Viewer => &[
+                WorkspaceRead,
+                MembersRead,
+                ListeningRead,
+                InboxRead,
+                AnalyticsRead,
+            ],
             Role::Ambassador => &[WorkspaceRead, AdvocacyShare],
         }
     }
@@ -225,7 +281,13 @@ pub fn permissions_markdown() -> String {
         out.push_str(&format!("| `{}` | {} |\n", r.as_str(), r.description()));
     }
     out.push_str("\n## Matrix\n\n| permission | ");
-    out.push_str(&Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" | "));
+    out.push_str(
+        &Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
     out.push_str(" | what it allows |\n| --- |");
     out.push_str(&" :-: |".repeat(Role::ALL.len()));
     out.push_str(" --- |\n");
@@ -249,7 +311,10 @@ mod tests {
             assert!(Role::Owner.allows(*p));
         }
         for r in Role::ALL.iter().filter(|r| **r != Role::Owner) {
-            assert!(!r.allows(Permission::WorkspaceDelete), "{r} must not delete");
+            assert!(
+                !r.allows(Permission::WorkspaceDelete),
+                "{r} must not delete"
+            );
         }
     }
 

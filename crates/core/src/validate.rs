@@ -11,10 +11,16 @@ pub fn name(field: &str, value: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if v.chars().count() > 120 {
-        return Err(ValidationError::new(field, "must be at most 120 characters"));
+        return Err(ValidationError::new(
+            field,
+            "must be at most 120 characters",
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }
@@ -27,7 +33,10 @@ pub fn slug(field: &str, value: &str) -> Result<String, ValidationError> {
     if v.len() < 2 || v.len() > 48 {
         return bad("must be 2 to 48 characters");
     }
-    if !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return bad("may contain only lowercase letters a-z, digits and '-'");
     }
     if v.starts_with('-') || v.ends_with('-') || v.contains("--") {
@@ -49,7 +58,11 @@ pub fn slugify(name: &str, fallback: &str) -> String {
             out.push('-');
         }
     }
-    let out = out.trim_end_matches('-').chars().take(48).collect::<String>();
+    let out = out
+        .trim_end_matches('-')
+        .chars()
+        .take(48)
+        .collect::<String>();
     let out = out.trim_end_matches('-').to_string();
     if out.len() < 2 {
         fallback.to_string()
@@ -70,7 +83,12 @@ pub fn looks_like_id(v: &str) -> bool {
 /// A plausible e-mail address, lowercased. Deliverability is not our concern; identity is.
 pub fn email(field: &str, value: &str) -> Result<String, ValidationError> {
     let v = value.trim().to_lowercase();
-    let bad = || Err(ValidationError::new(field, "must be an e-mail address like name@example.com"));
+    let bad = || {
+        Err(ValidationError::new(
+            field,
+            "must be an e-mail address like name@example.com",
+        ))
+    };
     if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad();
     }
@@ -120,7 +138,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email("email", " Ann@Example.COM ").unwrap(), "ann@example.com");
+        assert_eq!(
+            email("email", " Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
         for bad in ["", "ann", "ann@", "@x.com", "a b@x.com", "a@b@c", "a@.x"] {
             assert!(email("email", bad).is_err(), "{bad:?} accepted");
         }

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
 use switchboard_core::ErrorCode;
-use switchboard_service::ops::{AddMember, AddTeamMember, CreateTeam, CreateWorkspace, UpdateMember, UpdateTeam, UpdateWorkspace};
+use switchboard_service::ops::{
+    AddMember, AddTeamMember, CreateTeam, CreateWorkspace, UpdateMember, UpdateTeam,
+    UpdateWorkspace,
+};
 use switchboard_service::Credential;
 
 /// Every API route (method, path). The cross-organisation test walks this list, and a test
@@ -34,7 +37,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/workspaces/{ws}/teams/{team}"),
     ("DELETE", "/api/v1/workspaces/{ws}/teams/{team}"),
     ("POST", "/api/v1/workspaces/{ws}/teams/{team}/members"),
-    ("DELETE", "/api/v1/workspaces/{ws}/teams/{team}/members/{user}"),
+    (
+        "DELETE",
+        "/api/v1/workspaces/{ws}/teams/{team}/members/{user}",
+    ),
     ("GET", "/api/v1/workspaces/{ws}/members"),
     ("POST", "/api/v1/workspaces/{ws}/members"),
     ("PATCH", "/api/v1/workspaces/{ws}/members/{user}"),
@@ -51,14 +57,34 @@ pub fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/orgs/{org}/audit", get(org_audit))
         .route("/workspaces", get(list_workspaces).post(create_workspace))
-        .route("/workspaces/{ws}", get(get_workspace).patch(update_workspace).delete(delete_workspace))
+        .route(
+            "/workspaces/{ws}",
+            get(get_workspace)
+                .patch(update_workspace)
+                .delete(delete_workspace),
+        )
         .route("/workspaces/{ws}/audit", get(workspace_audit))
         .route("/workspaces/{ws}/teams", get(list_teams).post(create_team))
-        .route("/workspaces/{ws}/teams/{team}", get(get_team).patch(update_team).delete(delete_team))
-        .route("/workspaces/{ws}/teams/{team}/members", post(add_team_member))
-        .route("/workspaces/{ws}/teams/{team}/members/{user}", delete(remove_team_member))
-        .route("/workspaces/{ws}/members", get(list_members).post(add_member))
-        .route("/workspaces/{ws}/members/{user}", axum::routing::patch(update_member).delete(remove_member))
+        .route(
+            "/workspaces/{ws}/teams/{team}",
+            get(get_team).patch(update_team).delete(delete_team),
+        )
+        .route(
+            "/workspaces/{ws}/teams/{team}/members",
+            post(add_team_member),
+        )
+        .route(
+            "/workspaces/{ws}/teams/{team}/members/{user}",
+            delete(remove_team_member),
+        )
+        .route(
+            "/workspaces/{ws}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/workspaces/{ws}/members/{user}",
+            axum::routing::patch(update_member).delete(remove_member),
+        )
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token}", delete(revoke_token))
 }
@@ -72,14 +98,32 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult<Response> {
     let session = state.app.login(&body.email, &body.password, &ip).await?;
-    let cookie = set_cookie(SESSION_COOKIE, &session.token, session.max_age.as_secs(), is_secure(&state, &headers));
+    let cookie = set_cookie(
+        SESSION_COOKIE,
+        &session.token,
+        session.max_age.as_secs(),
+        is_secure(&state, &headers),
+    );
     let me = state.app.me(&session.user).await?;
-    Ok(([(header::SET_COOKIE, cookie)], Json(json!({ "user": me.user, "csrf_token": session.csrf_token }))).into_response())
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({ "user": me.user, "csrf_token": session.csrf_token })),
+    )
+        .into_response())
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, ApiUser(user): ApiUser) -> ApiResult<Response> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiUser(user): ApiUser,
+) -> ApiResult<Response> {
     if let Some(token) = crate::extract::cookie(&headers, SESSION_COOKIE) {
         state.app.logout(&token).await?;
     }
@@ -90,7 +134,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, ApiUser(user)
 
 async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Response> {
     let me = state.app.me(&user.user).await?;
-    let mut body = serde_json::to_value(&me).map_err(|e| ApiError::from(switchboard_service::ServiceError::internal(e)))?;
+    let mut body = serde_json::to_value(&me)
+        .map_err(|e| ApiError::from(switchboard_service::ServiceError::internal(e)))?;
     if let Credential::Session { csrf_token, .. } = &user.credential {
         body["csrf_token"] = csrf_token.clone().into();
     }
@@ -103,99 +148,215 @@ fn page(q: &HashMap<String, String>) -> ApiResult<(Option<String>, i64)> {
         None => 100,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if (1..=500).contains(&n) => n,
-            _ => return Err(ApiError::field(ErrorCode::InvalidQuery, "limit", "must be a whole number from 1 to 500")),
+            _ => {
+                return Err(ApiError::field(
+                    ErrorCode::InvalidQuery,
+                    "limit",
+                    "must be a whole number from 1 to 500",
+                ))
+            }
         },
     };
     for k in q.keys() {
         if k != "limit" && k != "before" {
-            return Err(ApiError::field(ErrorCode::InvalidQuery, k.clone(), "unknown parameter; expected limit or before"));
+            return Err(ApiError::field(
+                ErrorCode::InvalidQuery,
+                k.clone(),
+                "unknown parameter; expected limit or before",
+            ));
         }
     }
     Ok((q.get("before").cloned(), limit))
 }
 
-async fn org_audit(State(state): State<AppState>, ApiUser(user): ApiUser, Path(org): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Response> {
+async fn org_audit(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(org): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
     let (before, limit) = page(&q)?;
-    let entries = state.app.org_audit(&user.actor(), &org, before.as_deref(), limit).await?;
+    let entries = state
+        .app
+        .org_audit(&user.actor(), &org, before.as_deref(), limit)
+        .await?;
     Ok(Json(json!({ "entries": entries })).into_response())
 }
 
-async fn workspace_audit(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Response> {
+async fn workspace_audit(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
     let (before, limit) = page(&q)?;
-    let entries = state.app.workspace_audit(&user.actor(), &ws, before.as_deref(), limit).await?;
+    let entries = state
+        .app
+        .workspace_audit(&user.actor(), &ws, before.as_deref(), limit)
+        .await?;
     Ok(Json(json!({ "entries": entries })).into_response())
 }
 
-async fn list_workspaces(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Response> {
+async fn list_workspaces(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> ApiResult<Response> {
     let workspaces = state.app.list_workspaces(&user.actor()).await?;
     Ok(Json(json!({ "workspaces": workspaces })).into_response())
 }
 
-async fn create_workspace(State(state): State<AppState>, ApiUser(user): ApiUser, ApiJson(body): ApiJson<CreateWorkspace>) -> ApiResult<Response> {
+async fn create_workspace(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<CreateWorkspace>,
+) -> ApiResult<Response> {
     let w = state.app.create_workspace(&user.actor(), body).await?;
     Ok((StatusCode::CREATED, Json(w)).into_response())
 }
 
-async fn get_workspace(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>) -> ApiResult<Response> {
+async fn get_workspace(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
     Ok(Json(state.app.get_workspace(&user.actor(), &ws).await?).into_response())
 }
 
-async fn update_workspace(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>, ApiJson(body): ApiJson<UpdateWorkspace>) -> ApiResult<Response> {
+async fn update_workspace(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<UpdateWorkspace>,
+) -> ApiResult<Response> {
     Ok(Json(state.app.update_workspace(&user.actor(), &ws, body).await?).into_response())
 }
 
-async fn delete_workspace(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>) -> ApiResult<Response> {
+async fn delete_workspace(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
     state.app.delete_workspace(&user.actor(), &ws).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_teams(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>) -> ApiResult<Response> {
+async fn list_teams(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
     let teams = state.app.list_teams(&user.actor(), &ws).await?;
     Ok(Json(json!({ "teams": teams })).into_response())
 }
 
-async fn create_team(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>, ApiJson(body): ApiJson<CreateTeam>) -> ApiResult<Response> {
+async fn create_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<CreateTeam>,
+) -> ApiResult<Response> {
     let t = state.app.create_team(&user.actor(), &ws, body).await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
 
-async fn get_team(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, team)): Path<(String, String)>) -> ApiResult<Response> {
+async fn get_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, team)): Path<(String, String)>,
+) -> ApiResult<Response> {
     Ok(Json(state.app.get_team(&user.actor(), &ws, &team).await?).into_response())
 }
 
-async fn update_team(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, team)): Path<(String, String)>, ApiJson(body): ApiJson<UpdateTeam>) -> ApiResult<Response> {
-    Ok(Json(state.app.update_team(&user.actor(), &ws, &team, body).await?).into_response())
+async fn update_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, team)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateTeam>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .app
+            .update_team(&user.actor(), &ws, &team, body)
+            .await?,
+    )
+    .into_response())
 }
 
-async fn delete_team(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, team)): Path<(String, String)>) -> ApiResult<Response> {
+async fn delete_team(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, team)): Path<(String, String)>,
+) -> ApiResult<Response> {
     state.app.delete_team(&user.actor(), &ws, &team).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn add_team_member(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, team)): Path<(String, String)>, ApiJson(body): ApiJson<AddTeamMember>) -> ApiResult<Response> {
-    Ok(Json(state.app.add_team_member(&user.actor(), &ws, &team, body).await?).into_response())
+async fn add_team_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, team)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AddTeamMember>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .app
+            .add_team_member(&user.actor(), &ws, &team, body)
+            .await?,
+    )
+    .into_response())
 }
 
-async fn remove_team_member(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, team, member)): Path<(String, String, String)>) -> ApiResult<Response> {
-    state.app.remove_team_member(&user.actor(), &ws, &team, &member).await?;
+async fn remove_team_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, team, member)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    state
+        .app
+        .remove_team_member(&user.actor(), &ws, &team, &member)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn list_members(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>) -> ApiResult<Response> {
+async fn list_members(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
     let members = state.app.list_members(&user.actor(), &ws).await?;
     Ok(Json(json!({ "members": members })).into_response())
 }
 
-async fn add_member(State(state): State<AppState>, ApiUser(user): ApiUser, Path(ws): Path<String>, ApiJson(body): ApiJson<AddMember>) -> ApiResult<Response> {
+async fn add_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<AddMember>,
+) -> ApiResult<Response> {
     let m = state.app.add_member(&user.actor(), &ws, body).await?;
     Ok((StatusCode::CREATED, Json(m)).into_response())
 }
 
-async fn update_member(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, member)): Path<(String, String)>, ApiJson(body): ApiJson<UpdateMember>) -> ApiResult<Response> {
-    Ok(Json(state.app.update_member(&user.actor(), &ws, &member, body).await?).into_response())
+async fn update_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, member)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateMember>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .app
+            .update_member(&user.actor(), &ws, &member, body)
+            .await?,
+    )
+    .into_response())
 }
 
-async fn remove_member(State(state): State<AppState>, ApiUser(user): ApiUser, Path((ws, member)): Path<(String, String)>) -> ApiResult<Response> {
+async fn remove_member(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, member)): Path<(String, String)>,
+) -> ApiResult<Response> {
     state.app.remove_member(&user.actor(), &ws, &member).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -211,14 +372,23 @@ async fn list_tokens(State(state): State<AppState>, ApiUser(user): ApiUser) -> A
     Ok(Json(json!({ "tokens": tokens })).into_response())
 }
 
-async fn create_token(State(state): State<AppState>, ApiUser(user): ApiUser, ApiJson(body): ApiJson<CreateTokenBody>) -> ApiResult<Response> {
+async fn create_token(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<CreateTokenBody>,
+) -> ApiResult<Response> {
     let (token, secret) = state.app.create_token(&user.user, &body.name).await?;
-    let mut body = serde_json::to_value(&token).map_err(|e| ApiError::from(switchboard_service::ServiceError::internal(e)))?;
+    let mut body = serde_json::to_value(&token)
+        .map_err(|e| ApiError::from(switchboard_service::ServiceError::internal(e)))?;
     body["token"] = secret.into();
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn revoke_token(State(state): State<AppState>, ApiUser(user): ApiUser, Path(token): Path<String>) -> ApiResult<Response> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
     Ok(Json(state.app.revoke_token(&user.user, &token).await?).into_response())
 }
 
@@ -227,18 +397,30 @@ mod tests {
     #[test]
     fn route_table_lists_every_route_of_the_router() {
         let src = include_str!("api.rs");
-        let router = &src[src.find("pub fn routes()").unwrap()..src.find("type ApiResult").unwrap()];
+        let router =
+            &src[src.find("pub fn routes()").unwrap()..src.find("type ApiResult").unwrap()];
         let mut registered = Vec::new();
-        for line in router.lines().filter(|l| l.trim_start().starts_with(".route(\"")) {
+        for line in router
+            .lines()
+            .filter(|l| l.trim_start().starts_with(".route(\""))
+        {
             let path = line.split('"').nth(1).unwrap();
             let methods = line.split_once(',').unwrap().1;
-            for (m, needle) in [("GET", "get("), ("POST", "post("), ("PATCH", "patch("), ("DELETE", "delete(")] {
+            for (m, needle) in [
+                ("GET", "get("),
+                ("POST", "post("),
+                ("PATCH", "patch("),
+                ("DELETE", "delete("),
+            ] {
                 if methods.contains(needle) {
                     registered.push((m.to_string(), format!("/api/v1{path}")));
                 }
             }
         }
-        let mut listed: Vec<_> = super::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+        let mut listed: Vec<_> = super::ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
         registered.sort();
         listed.sort();
         assert_eq!(registered, listed);

@@ -17,11 +17,21 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn code(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None, retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
     }
 
     pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: Some(field.into()), retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
+            retry_after: None,
+        }
     }
 }
 
@@ -48,13 +58,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
-        ApiError { code, field: e.field().map(str::to_string), message, retry_after }
+        ApiError {
+            code,
+            field: e.field().map(str::to_string),
+            message,
+            retry_after,
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = serde_json::json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(f) = self.field {
             error["field"] = f.into();

@@ -32,13 +32,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             })
             .unwrap_or(false);
         if !is_json {
-            return Err(ApiError::code(ErrorCode::UnsupportedMediaType, "send the body as Content-Type: application/json"));
+            return Err(ApiError::code(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as Content-Type: application/json",
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::code(ErrorCode::PayloadTooLarge, "the body is larger than 1 MiB")
             } else {
-                ApiError::code(ErrorCode::MalformedJson, format!("could not read the body: {rejection}"))
+                ApiError::code(
+                    ErrorCode::MalformedJson,
+                    format!("could not read the body: {rejection}"),
+                )
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -47,7 +53,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::code(ErrorCode::MalformedJson, "the body is empty; send a JSON object"));
+        return Err(ApiError::code(
+            ErrorCode::MalformedJson,
+            "the body is empty; send a JSON object",
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
@@ -58,12 +67,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 // "missing field `name`" is reported at the parent; name the field itself.
-                let field = match text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                let field = match text
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split('`').next())
+                {
                     Some(missing) if path == "." => missing.to_string(),
                     Some(missing) => format!("{path}.{missing}"),
-                    None if text.starts_with("unknown field `") => {
-                        text.trim_start_matches("unknown field `").split('`').next().unwrap_or(".").to_string()
-                    }
+                    None if text.starts_with("unknown field `") => text
+                        .trim_start_matches("unknown field `")
+                        .split('`')
+                        .next()
+                        .unwrap_or(".")
+                        .to_string(),
                     None => path,
                 };
                 ApiError::field(ErrorCode::ValidationFailed, field, text)
@@ -102,7 +117,10 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> S
 
 pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.config.secure_cookies
-        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 pub fn client_ip(state: &AppState, parts: &Parts) -> String {
@@ -130,7 +148,10 @@ pub struct ClientIp(pub String);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(state, parts)))
     }
 }
@@ -162,7 +183,11 @@ impl FromRequestParts<AppState> for ApiUser {
         let user = authenticate(state, &parts.headers).await?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let (false, Credential::Session { csrf_token, .. }) = (safe, &user.credential) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !switchboard_service::auth::constant_time_eq(sent, csrf_token) {
                 return Err(ApiError::code(
                     ErrorCode::CsrfFailed,

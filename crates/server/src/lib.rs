@@ -36,7 +36,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), secure_cookies: false, trust_proxy: false }
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: false,
+            trust_proxy: false,
+        }
     }
 }
 
@@ -58,22 +62,38 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 impl Application {
     pub async fn build(app: App, config: ServerConfig) -> std::io::Result<Application> {
         let listener = TcpListener::bind(config.bind).await?;
-        let state = AppState { app, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::default()) };
-        Ok(Application { listener, router: router(state) })
+        let state = AppState {
+            app,
+            config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_with_shutdown(std::future::pending()).await
     }
 
-    pub async fn run_with_shutdown(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+    pub async fn run_with_shutdown(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -113,7 +133,8 @@ async fn no_store_api(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let mut res = next.run(req).await;
     if api {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
 }
@@ -123,7 +144,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            ApiError::code(switchboard_core::ErrorCode::Unavailable, "the database is not reachable").into_response()
+            ApiError::code(
+                switchboard_core::ErrorCode::Unavailable,
+                "the database is not reachable",
+            )
+            .into_response()
         }
     }
 }

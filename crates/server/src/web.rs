@@ -17,13 +17,21 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use switchboard_core::{Permission, Role, TeamFunction};
 use switchboard_service::ops::{
-    AddMember, AddTeamMember, CreateTeam, CreateWorkspace, MeView, UpdateMember, UpdateTeam, UpdateWorkspace, WorkspaceView,
+    AddMember, AddTeamMember, CreateTeam, CreateWorkspace, MeView, UpdateMember, UpdateTeam,
+    UpdateWorkspace, WorkspaceView,
 };
 use switchboard_service::{Actor, AuthUser, Credential, ServiceError};
 
 const FLASH_COOKIE: &str = "sb_flash";
 const LOGIN_CSRF_COOKIE: &str = "sb_login_csrf";
-const MODULES: &[&str] = &["Listening", "Inbox", "Publishing", "Advocacy", "Attribution", "Reports"];
+const MODULES: &[&str] = &[
+    "Listening",
+    "Inbox",
+    "Publishing",
+    "Advocacy",
+    "Attribution",
+    "Reports",
+];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,7 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route("/w/{ws}/teams/{team}/update", post(team_update))
         .route("/w/{ws}/teams/{team}/delete", post(team_delete))
         .route("/w/{ws}/teams/{team}/members", post(team_member_add))
-        .route("/w/{ws}/teams/{team}/members/{user}/remove", post(team_member_remove))
+        .route(
+            "/w/{ws}/teams/{team}/members/{user}/remove",
+            post(team_member_remove),
+        )
         .route("/w/{ws}/members", get(members_page).post(member_add))
         .route("/w/{ws}/members/{user}/role", post(member_role))
         .route("/w/{ws}/members/{user}/remove", post(member_remove))
@@ -48,12 +59,25 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{org}/audit", get(org_audit_page))
         .route("/settings/tokens", get(tokens_page).post(token_create))
         .route("/settings/tokens/{id}/revoke", post(token_revoke))
-        .route("/static/app.css", get(|| async { static_file("text/css", include_str!("../static/app.css")) }))
-        .route("/static/app.js", get(|| async { static_file("text/javascript", include_str!("../static/app.js")) }))
+        .route(
+            "/static/app.css",
+            get(|| async { static_file("text/css", include_str!("../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { static_file("text/javascript", include_str!("../static/app.js")) }),
+        )
 }
 
 fn static_file(mime: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A signed-in person using the web UI (cookie sessions only); otherwise a redirect to /login.
@@ -67,7 +91,11 @@ impl FromRequestParts<AppState> for WebUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let to_login = || {
-            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
             let q = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
             Redirect::to(&format!("/login?{q}")).into_response()
         };
@@ -95,7 +123,8 @@ impl WebUser {
 
     /// Parses a form body and checks its CSRF token.
     fn form<T: DeserializeOwned>(&self, body: &Bytes) -> Result<T, String> {
-        let fields: HashMap<String, String> = serde_urlencoded::from_bytes(body).map_err(|e| format!("unreadable form: {e}"))?;
+        let fields: HashMap<String, String> =
+            serde_urlencoded::from_bytes(body).map_err(|e| format!("unreadable form: {e}"))?;
         let sent = fields.get("csrf_token").map(String::as_str).unwrap_or("");
         if self.csrf.is_empty() || !switchboard_service::auth::constant_time_eq(sent, &self.csrf) {
             return Err("the form has expired; reload the page and try again".into());
@@ -113,7 +142,9 @@ fn flash_cookie(kind: &str, msg: &str) -> String {
 
 fn read_flash(headers: &HeaderMap) -> Option<(String, String)> {
     let raw = cookie(headers, FLASH_COOKIE)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
     let s = String::from_utf8(bytes).ok()?;
     let (k, m) = s.split_once('|')?;
     Some((k.to_string(), m.to_string()))
@@ -130,7 +161,10 @@ fn redirect_with(to: &str, kind: &str, msg: &str) -> Response {
 fn describe(e: &ServiceError) -> String {
     match e {
         ServiceError::Validation(v) => format!("{}: {}", v.field, v.message),
-        ServiceError::Conflict { field: Some(f), message } => format!("{f}: {message}"),
+        ServiceError::Conflict {
+            field: Some(f),
+            message,
+        } => format!("{f}: {message}"),
         ServiceError::Store(_) | ServiceError::Internal(_) => {
             tracing::error!(error = %e, "web request failed");
             "something went wrong on our side; it has been logged".into()
@@ -157,17 +191,35 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn load(state: &AppState, user: &WebUser, headers: &HeaderMap, ws: Option<&str>) -> Result<Ctx, Response> {
+    async fn load(
+        state: &AppState,
+        user: &WebUser,
+        headers: &HeaderMap,
+        ws: Option<&str>,
+    ) -> Result<Ctx, Response> {
         let me = state.app.me(&user.auth.user).await.map_err(error_page)?;
         let current = match ws {
-            Some(r) => Some(state.app.get_workspace(&user.actor(), r).await.map_err(error_page)?),
+            Some(r) => Some(
+                state
+                    .app
+                    .get_workspace(&user.actor(), r)
+                    .await
+                    .map_err(error_page)?,
+            ),
             None => None,
         };
-        Ok(Ctx { me, csrf: user.csrf.clone(), flash: read_flash(headers), current })
+        Ok(Ctx {
+            me,
+            csrf: user.csrf.clone(),
+            flash: read_flash(headers),
+            current,
+        })
     }
 
     fn can(&self, p: Permission) -> bool {
-        self.current.as_ref().is_some_and(|w| w.permissions.contains(&p))
+        self.current
+            .as_ref()
+            .is_some_and(|w| w.permissions.contains(&p))
     }
 
     fn csrf_field(&self) -> Markup {
@@ -175,7 +227,10 @@ impl Ctx {
     }
 
     fn ws_path(&self) -> String {
-        self.current.as_ref().map(|w| format!("/w/{}", w.workspace.id)).unwrap_or_else(|| "/workspaces".into())
+        self.current
+            .as_ref()
+            .map(|w| format!("/w/{}", w.workspace.id))
+            .unwrap_or_else(|| "/workspaces".into())
     }
 
     fn render(&self, title: &str, active: &str, body: Markup) -> Response {
@@ -236,7 +291,9 @@ impl Ctx {
         };
         let mut res = page.into_response();
         if self.flash.is_some() {
-            if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")) {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{FLASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+            )) {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
         }
@@ -244,7 +301,9 @@ impl Ctx {
     }
 
     fn workspace_tabs(&self, active: &str) -> Markup {
-        let Some(w) = &self.current else { return html! {} };
+        let Some(w) = &self.current else {
+            return html! {};
+        };
         let base = format!("/w/{}", w.workspace.id);
         html! {
             h1 { (w.workspace.name) " " span.muted.mono { (w.org.slug) "/" (w.workspace.slug) } }
@@ -274,21 +333,34 @@ fn bare_page(title: &str, status: StatusCode, body: Markup) -> Response {
 }
 
 pub fn not_found_page() -> Response {
-    bare_page("Not found", StatusCode::NOT_FOUND, html! {
-        div.card { h1 { "Not found" } p { "There is nothing here, or it belongs to a workspace you are not a member of." } a href="/" { "Home" } }
-    })
+    bare_page(
+        "Not found",
+        StatusCode::NOT_FOUND,
+        html! {
+            div.card { h1 { "Not found" } p { "There is nothing here, or it belongs to a workspace you are not a member of." } a href="/" { "Home" } }
+        },
+    )
 }
 
 fn error_page(e: ServiceError) -> Response {
     match e {
         ServiceError::NotFound => not_found_page(),
-        ServiceError::Forbidden(msg) => bare_page("Not allowed", StatusCode::FORBIDDEN, html! {
-            div.card { h1 { "Not allowed" } p { (msg) } a href="/" { "Home" } }
-        }),
+        ServiceError::Forbidden(msg) => bare_page(
+            "Not allowed",
+            StatusCode::FORBIDDEN,
+            html! {
+                div.card { h1 { "Not allowed" } p { (msg) } a href="/" { "Home" } }
+            },
+        ),
         e => {
             let msg = describe(&e);
-            let status = StatusCode::from_u16(e.code().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            bare_page("Error", status, html! { div.card { h1 { "Error" } p { (msg) } a href="/" { "Home" } } })
+            let status = StatusCode::from_u16(e.code().http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            bare_page(
+                "Error",
+                status,
+                html! { div.card { h1 { "Error" } p { (msg) } a href="/" { "Home" } } },
+            )
         }
     }
 }
@@ -303,7 +375,9 @@ struct NextQuery {
 /// Only same-site paths, so the login form cannot be used to bounce people elsewhere.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -326,19 +400,36 @@ fn login_form(csrf: &str, next: &str, error: Option<&str>) -> Markup {
     }
 }
 
-fn login_response(state: &AppState, headers: &HeaderMap, status: StatusCode, next: &str, error: Option<&str>, retry_after: Option<u64>) -> Response {
+fn login_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: &str,
+    error: Option<&str>,
+    retry_after: Option<u64>,
+) -> Response {
     let csrf = switchboard_service::auth::random_token(24);
     let mut res = bare_page("Sign in", status, login_form(&csrf, next, error));
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, is_secure(state, headers))) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        3600,
+        is_secure(state, headers),
+    )) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     if let Some(s) = retry_after {
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     res
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if authenticate(&state, &headers).await.is_ok() {
         return Redirect::to(&next).into_response();
@@ -359,22 +450,50 @@ async fn login_submit(State(state): State<AppState>, req: axum::extract::Request
     let ip = client_ip(&state, &parts);
     let headers = std::mem::take(&mut parts.headers);
     let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await else {
-        return login_response(&state, &headers, StatusCode::PAYLOAD_TOO_LARGE, "/", Some("The form is too large."), None);
+        return login_response(
+            &state,
+            &headers,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "/",
+            Some("The form is too large."),
+            None,
+        );
     };
     let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&bytes) else {
-        return login_response(&state, &headers, StatusCode::BAD_REQUEST, "/", Some("Enter your e-mail address and password."), None);
+        return login_response(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "/",
+            Some("Enter your e-mail address and password."),
+            None,
+        );
     };
     let next = safe_next(form.next.as_deref());
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !switchboard_service::auth::constant_time_eq(&expected, &form.csrf_token) {
-        return login_response(&state, &headers, StatusCode::FORBIDDEN, &next, Some("The sign-in form expired; please try again."), None);
+    if expected.is_empty()
+        || !switchboard_service::auth::constant_time_eq(&expected, &form.csrf_token)
+    {
+        return login_response(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            &next,
+            Some("The sign-in form expired; please try again."),
+            None,
+        );
     }
     match state.app.login(&form.email, &form.password, &ip).await {
         Ok(session) => {
             let secure = is_secure(&state, &headers);
             let mut res = Redirect::to(&next).into_response();
             for c in [
-                set_cookie(SESSION_COOKIE, &session.token, session.max_age.as_secs(), secure),
+                set_cookie(
+                    SESSION_COOKIE,
+                    &session.token,
+                    session.max_age.as_secs(),
+                    secure,
+                ),
                 set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure),
             ] {
                 if let Ok(v) = HeaderValue::from_str(&c) {
@@ -388,17 +507,30 @@ async fn login_submit(State(state): State<AppState>, req: axum::extract::Request
             &headers,
             StatusCode::TOO_MANY_REQUESTS,
             &next,
-            Some(&format!("Too many failed attempts. Try again in {} minute(s).", retry_after_secs.div_ceil(60))),
+            Some(&format!(
+                "Too many failed attempts. Try again in {} minute(s).",
+                retry_after_secs.div_ceil(60)
+            )),
             Some(retry_after_secs),
         ),
-        Err(ServiceError::InvalidCredentials) => {
-            login_response(&state, &headers, StatusCode::UNAUTHORIZED, &next, Some("Wrong e-mail address or password."), None)
-        }
+        Err(ServiceError::InvalidCredentials) => login_response(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("Wrong e-mail address or password."),
+            None,
+        ),
         Err(e) => error_page(e),
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, user: WebUser, body: Bytes) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    body: Bytes,
+) -> Response {
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with("/", "error", &e);
     }
@@ -408,7 +540,12 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, user: WebUser
         }
     }
     let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", 0, is_secure(&state, &headers))) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        SESSION_COOKIE,
+        "",
+        0,
+        is_secure(&state, &headers),
+    )) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -439,7 +576,9 @@ async fn switch(Query(q): Query<SwitchQuery>, _user: WebUser) -> Response {
 }
 
 fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).map(|v| v.trim_start_matches('=').to_string()).unwrap_or_default()
+    serde_urlencoded::to_string([("", s)])
+        .map(|v| v.trim_start_matches('=').to_string())
+        .unwrap_or_default()
 }
 
 fn ws_tree(list: &[WorkspaceView], parent: Option<&str>, org: &str, depth: usize) -> Markup {
@@ -459,13 +598,27 @@ fn ws_tree(list: &[WorkspaceView], parent: Option<&str>, org: &str, depth: usize
     }
 }
 
-async fn workspaces_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser) -> Response {
+async fn workspaces_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, None).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let creatable: Vec<&WorkspaceView> = ctx.me.workspaces.iter().filter(|w| w.permissions.contains(&Permission::WorkspaceCreateChild)).collect();
-    let admin_orgs: Vec<_> = ctx.me.organizations.iter().filter(|m| m.role.implied_workspace_role().is_some()).collect();
+    let creatable: Vec<&WorkspaceView> = ctx
+        .me
+        .workspaces
+        .iter()
+        .filter(|w| w.permissions.contains(&Permission::WorkspaceCreateChild))
+        .collect();
+    let admin_orgs: Vec<_> = ctx
+        .me
+        .organizations
+        .iter()
+        .filter(|m| m.role.implied_workspace_role().is_some())
+        .collect();
     let body = html! {
         h1 { "Workspaces" }
         p.muted { "A workspace is a brand, region or business unit. A parent workspace is the centre of excellence for its children: roles held there apply to them too." }
@@ -520,19 +673,35 @@ async fn workspace_create(State(state): State<AppState>, user: WebUser, body: By
         Some(org) => (Some(org.to_string()), None),
         None => (None, Some(form.parent).filter(|p| !p.is_empty())),
     };
-    let input = CreateWorkspace { org, name: form.name, slug: Some(form.slug).filter(|s| !s.trim().is_empty()), parent };
+    let input = CreateWorkspace {
+        org,
+        name: form.name,
+        slug: Some(form.slug).filter(|s| !s.trim().is_empty()),
+        parent,
+    };
     match state.app.create_workspace(&user.actor(), input).await {
-        Ok(w) => redirect_with(&format!("/w/{}", w.workspace.id), "ok", &format!("Workspace {} created.", w.workspace.name)),
+        Ok(w) => redirect_with(
+            &format!("/w/{}", w.workspace.id),
+            "ok",
+            &format!("Workspace {} created.", w.workspace.name),
+        ),
         Err(e) => redirect_with("/workspaces", "error", &describe(&e)),
     }
 }
 
-async fn workspace_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser, Path(ws): Path<String>) -> Response {
+async fn workspace_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path(ws): Path<String>,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, Some(&ws)).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(w) = ctx.current.clone() else { return not_found_page() };
+    let Some(w) = ctx.current.clone() else {
+        return not_found_page();
+    };
     let teams = match state.app.list_teams(&user.actor(), &w.workspace.id).await {
         Ok(t) => t,
         Err(e) => return error_page(e),
@@ -542,7 +711,11 @@ async fn workspace_page(State(state): State<AppState>, headers: HeaderMap, user:
         .me
         .workspaces
         .iter()
-        .filter(|x| x.workspace.org_id == w.workspace.org_id && x.workspace.id != w.workspace.id && x.permissions.contains(&Permission::WorkspaceCreateChild))
+        .filter(|x| {
+            x.workspace.org_id == w.workspace.org_id
+                && x.workspace.id != w.workspace.id
+                && x.permissions.contains(&Permission::WorkspaceCreateChild)
+        })
         .collect();
     let body = html! {
         (ctx.workspace_tabs("overview"))
@@ -623,18 +796,36 @@ fn role_select(id: &str, name: &str, selected: Role, allow_owner: bool) -> Marku
     }
 }
 
-async fn workspace_update(State(state): State<AppState>, user: WebUser, Path(ws): Path<String>, body: Bytes) -> Response {
+async fn workspace_update(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}");
     let form: WorkspaceForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
     let parent = Some(Some(form.parent).filter(|p| !p.is_empty()));
-    let input = UpdateWorkspace { name: Some(form.name), slug: Some(form.slug), parent };
-    done(&back, "Saved.", state.app.update_workspace(&user.actor(), &ws, input).await)
+    let input = UpdateWorkspace {
+        name: Some(form.name),
+        slug: Some(form.slug),
+        parent,
+    };
+    done(
+        &back,
+        "Saved.",
+        state.app.update_workspace(&user.actor(), &ws, input).await,
+    )
 }
 
-async fn workspace_delete(State(state): State<AppState>, user: WebUser, Path(ws): Path<String>, body: Bytes) -> Response {
+async fn workspace_delete(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with(&format!("/w/{ws}"), "error", &e);
     }
@@ -652,20 +843,44 @@ struct TeamForm {
     function: TeamFunction,
 }
 
-async fn team_create(State(state): State<AppState>, user: WebUser, Path(ws): Path<String>, body: Bytes) -> Response {
+async fn team_create(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}");
     let form: TeamForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    let r = state.app.create_team(&user.actor(), &ws, CreateTeam { name: form.name, function: form.function }).await;
+    let r = state
+        .app
+        .create_team(
+            &user.actor(),
+            &ws,
+            CreateTeam {
+                name: form.name,
+                function: form.function,
+            },
+        )
+        .await;
     match r {
-        Ok(t) => redirect_with(&format!("/w/{ws}/teams/{}", t.id), "ok", &format!("Team {} created.", t.name)),
+        Ok(t) => redirect_with(
+            &format!("/w/{ws}/teams/{}", t.id),
+            "ok",
+            &format!("Team {} created.", t.name),
+        ),
         Err(e) => redirect_with(&back, "error", &describe(&e)),
     }
 }
 
-async fn team_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser, Path((ws, team)): Path<(String, String)>) -> Response {
+async fn team_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path((ws, team)): Path<(String, String)>,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, Some(&ws)).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -674,7 +889,15 @@ async fn team_page(State(state): State<AppState>, headers: HeaderMap, user: WebU
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let members = if ctx.can(Permission::MembersRead) { state.app.list_members(&user.actor(), &ws).await.unwrap_or_default() } else { Vec::new() };
+    let members = if ctx.can(Permission::MembersRead) {
+        state
+            .app
+            .list_members(&user.actor(), &ws)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let base = format!("{}/teams/{}", ctx.ws_path(), view.team.id);
     let manage = ctx.can(Permission::TeamsManage);
     let body = html! {
@@ -730,17 +953,37 @@ async fn team_page(State(state): State<AppState>, headers: HeaderMap, user: WebU
     ctx.render(&view.team.name, "workspace", body)
 }
 
-async fn team_update(State(state): State<AppState>, user: WebUser, Path((ws, team)): Path<(String, String)>, body: Bytes) -> Response {
+async fn team_update(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, team)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/teams/{team}");
     let form: TeamForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    let input = UpdateTeam { name: Some(form.name), function: Some(form.function) };
-    done(&back, "Saved.", state.app.update_team(&user.actor(), &ws, &team, input).await)
+    let input = UpdateTeam {
+        name: Some(form.name),
+        function: Some(form.function),
+    };
+    done(
+        &back,
+        "Saved.",
+        state
+            .app
+            .update_team(&user.actor(), &ws, &team, input)
+            .await,
+    )
 }
 
-async fn team_delete(State(state): State<AppState>, user: WebUser, Path((ws, team)): Path<(String, String)>, body: Bytes) -> Response {
+async fn team_delete(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, team)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with(&format!("/w/{ws}/teams/{team}"), "error", &e);
     }
@@ -755,26 +998,55 @@ struct TeamMemberForm {
     user: String,
 }
 
-async fn team_member_add(State(state): State<AppState>, user: WebUser, Path((ws, team)): Path<(String, String)>, body: Bytes) -> Response {
+async fn team_member_add(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, team)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/teams/{team}");
     let form: TeamMemberForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    done(&back, "Added to the team.", state.app.add_team_member(&user.actor(), &ws, &team, AddTeamMember { user: form.user }).await)
+    done(
+        &back,
+        "Added to the team.",
+        state
+            .app
+            .add_team_member(&user.actor(), &ws, &team, AddTeamMember { user: form.user })
+            .await,
+    )
 }
 
-async fn team_member_remove(State(state): State<AppState>, user: WebUser, Path((ws, team, member)): Path<(String, String, String)>, body: Bytes) -> Response {
+async fn team_member_remove(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, team, member)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/teams/{team}");
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with(&back, "error", &e);
     }
-    done(&back, "Removed from the team.", state.app.remove_team_member(&user.actor(), &ws, &team, &member).await)
+    done(
+        &back,
+        "Removed from the team.",
+        state
+            .app
+            .remove_team_member(&user.actor(), &ws, &team, &member)
+            .await,
+    )
 }
 
 // ---- members ----
 
-async fn members_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser, Path(ws): Path<String>) -> Response {
+async fn members_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path(ws): Path<String>,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, Some(&ws)).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -785,7 +1057,10 @@ async fn members_page(State(state): State<AppState>, headers: HeaderMap, user: W
     };
     let base = format!("{}/members", ctx.ws_path());
     let manage = ctx.can(Permission::MembersManage);
-    let owner = ctx.current.as_ref().is_some_and(|w| w.roles.contains(&Role::Owner));
+    let owner = ctx
+        .current
+        .as_ref()
+        .is_some_and(|w| w.roles.contains(&Role::Owner));
     let body = html! {
         (ctx.workspace_tabs("members"))
         p.muted { "Direct members of this workspace. Members of a parent workspace and organisation owners and admins also have access." }
@@ -848,7 +1123,12 @@ struct MemberForm {
     password: String,
 }
 
-async fn member_add(State(state): State<AppState>, user: WebUser, Path(ws): Path<String>, body: Bytes) -> Response {
+async fn member_add(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(ws): Path<String>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/members");
     let form: MemberForm = match user.form(&body) {
         Ok(f) => f,
@@ -871,21 +1151,47 @@ struct RoleForm {
     role: Role,
 }
 
-async fn member_role(State(state): State<AppState>, user: WebUser, Path((ws, member)): Path<(String, String)>, body: Bytes) -> Response {
+async fn member_role(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, member)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/members");
     let form: RoleForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    done(&back, "Role changed.", state.app.update_member(&user.actor(), &ws, &member, UpdateMember { role: form.role }).await)
+    done(
+        &back,
+        "Role changed.",
+        state
+            .app
+            .update_member(
+                &user.actor(),
+                &ws,
+                &member,
+                UpdateMember { role: form.role },
+            )
+            .await,
+    )
 }
 
-async fn member_remove(State(state): State<AppState>, user: WebUser, Path((ws, member)): Path<(String, String)>, body: Bytes) -> Response {
+async fn member_remove(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, member)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     let back = format!("/w/{ws}/members");
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with(&back, "error", &e);
     }
-    done(&back, "Member removed.", state.app.remove_member(&user.actor(), &ws, &member).await)
+    done(
+        &back,
+        "Member removed.",
+        state.app.remove_member(&user.actor(), &ws, &member).await,
+    )
 }
 
 // ---- audit ----
@@ -920,32 +1226,61 @@ fn audit_table(entries: &[switchboard_core::AuditEntry], next: Option<String>) -
 const AUDIT_PAGE: i64 = 50;
 
 fn next_cursor(entries: &[switchboard_core::AuditEntry]) -> Option<String> {
-    (entries.len() as i64 == AUDIT_PAGE).then(|| entries.last().map(|e| e.id.clone())).flatten()
+    (entries.len() as i64 == AUDIT_PAGE)
+        .then(|| entries.last().map(|e| e.id.clone()))
+        .flatten()
 }
 
-async fn workspace_audit_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser, Path(ws): Path<String>, Query(q): Query<AuditQuery>) -> Response {
+async fn workspace_audit_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path(ws): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, Some(&ws)).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let entries = match state.app.workspace_audit(&user.actor(), &ws, q.before.as_deref(), AUDIT_PAGE).await {
+    let entries = match state
+        .app
+        .workspace_audit(&user.actor(), &ws, q.before.as_deref(), AUDIT_PAGE)
+        .await
+    {
         Ok(e) => e,
         Err(e) => return error_page(e),
     };
-    let body = html! { (ctx.workspace_tabs("audit")) (audit_table(&entries, next_cursor(&entries))) };
+    let body =
+        html! { (ctx.workspace_tabs("audit")) (audit_table(&entries, next_cursor(&entries))) };
     ctx.render("Audit log", "workspace", body)
 }
 
-async fn org_audit_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser, Path(org): Path<String>, Query(q): Query<AuditQuery>) -> Response {
+async fn org_audit_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path(org): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let ctx = match Ctx::load(&state, &user, &headers, None).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let entries = match state.app.org_audit(&user.actor(), &org, q.before.as_deref(), AUDIT_PAGE).await {
+    let entries = match state
+        .app
+        .org_audit(&user.actor(), &org, q.before.as_deref(), AUDIT_PAGE)
+        .await
+    {
         Ok(e) => e,
         Err(e) => return error_page(e),
     };
-    let name = ctx.me.organizations.iter().find(|m| m.org.slug == org || m.org.id == org).map(|m| m.org.name.clone()).unwrap_or(org);
+    let name = ctx
+        .me
+        .organizations
+        .iter()
+        .find(|m| m.org.slug == org || m.org.id == org)
+        .map(|m| m.org.name.clone())
+        .unwrap_or(org);
     let body = html! { h1 { "Audit log: " (name) } (audit_table(&entries, next_cursor(&entries))) };
     ctx.render("Audit log", "workspaces", body)
 }
@@ -956,7 +1291,12 @@ async fn tokens_page(State(state): State<AppState>, headers: HeaderMap, user: We
     tokens_render(&state, &headers, &user, None).await
 }
 
-async fn tokens_render(state: &AppState, headers: &HeaderMap, user: &WebUser, new_secret: Option<(String, String)>) -> Response {
+async fn tokens_render(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &WebUser,
+    new_secret: Option<(String, String)>,
+) -> Response {
     let ctx = match Ctx::load(state, user, headers, None).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -996,7 +1336,8 @@ async fn tokens_render(state: &AppState, headers: &HeaderMap, user: &WebUser, ne
         }
     };
     let mut res = ctx.render("API tokens", "tokens", body);
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -1005,7 +1346,12 @@ struct TokenForm {
     name: String,
 }
 
-async fn token_create(State(state): State<AppState>, headers: HeaderMap, user: WebUser, body: Bytes) -> Response {
+async fn token_create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    body: Bytes,
+) -> Response {
     let form: TokenForm = match user.form(&body) {
         Ok(f) => f,
         Err(e) => return redirect_with("/settings/tokens", "error", &e),
@@ -1017,11 +1363,20 @@ async fn token_create(State(state): State<AppState>, headers: HeaderMap, user: W
     }
 }
 
-async fn token_revoke(State(state): State<AppState>, user: WebUser, Path(id): Path<String>, body: Bytes) -> Response {
+async fn token_revoke(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(e) = user.form::<HashMap<String, String>>(&body) {
         return redirect_with("/settings/tokens", "error", &e);
     }
-    done("/settings/tokens", "Token revoked.", state.app.revoke_token(&user.auth.user, &id).await)
+    done(
+        "/settings/tokens",
+        "Token revoked.",
+        state.app.revoke_token(&user.auth.user, &id).await,
+    )
 }
 
 #[cfg(test)]
@@ -1031,7 +1386,12 @@ mod tests {
     #[test]
     fn login_redirects_stay_on_this_site() {
         assert_eq!(safe_next(Some("/w/x")), "/w/x");
-        for evil in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"] {
+        for evil in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(safe_next(Some(evil)), "/", "{evil}");
         }
         assert_eq!(safe_next(None), "/");

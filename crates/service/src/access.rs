@@ -25,12 +25,19 @@ impl WorkspaceAccess {
         if self.can(p) {
             Ok(())
         } else {
-            Err(ServiceError::Forbidden(format!("needs permission {p} in workspace {}", self.workspace.slug)))
+            Err(ServiceError::Forbidden(format!(
+                "needs permission {p} in workspace {}",
+                self.workspace.slug
+            )))
         }
     }
 
     pub fn permissions(&self) -> Vec<Permission> {
-        Permission::ALL.iter().copied().filter(|p| self.can(*p)).collect()
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.can(*p))
+            .collect()
     }
 }
 
@@ -44,23 +51,33 @@ pub struct Access {
 
 impl Access {
     pub async fn load(c: &mut AnyConnection, actor: &Actor) -> ServiceResult<Access> {
-        let (org_list, all_ws, direct): (Vec<OrgMembership>, Vec<Workspace>, Vec<(String, Role)>) = match actor {
-            Actor::Cli => {
-                let list = orgs::list_all(c).await?;
-                let mut ws = Vec::new();
-                for o in &list {
-                    ws.extend(workspaces::list_in_org(c, &o.id).await?);
+        let (org_list, all_ws, direct): (Vec<OrgMembership>, Vec<Workspace>, Vec<(String, Role)>) =
+            match actor {
+                Actor::Cli => {
+                    let list = orgs::list_all(c).await?;
+                    let mut ws = Vec::new();
+                    for o in &list {
+                        ws.extend(workspaces::list_in_org(c, &o.id).await?);
+                    }
+                    let list = list
+                        .into_iter()
+                        .map(|org| OrgMembership {
+                            org,
+                            role: OrgRole::Owner,
+                        })
+                        .collect();
+                    (list, ws, Vec::new())
                 }
-                let list = list.into_iter().map(|org| OrgMembership { org, role: OrgRole::Owner }).collect();
-                (list, ws, Vec::new())
-            }
-            Actor::User(u) => (
-                orgs::memberships(c, &u.id).await?,
-                workspaces::list_in_orgs_of_user(c, &u.id).await?,
-                members::of_user(c, &u.id).await?,
-            ),
-        };
-        let org_role: HashMap<&str, OrgRole> = org_list.iter().map(|m| (m.org.id.as_str(), m.role)).collect();
+                Actor::User(u) => (
+                    orgs::memberships(c, &u.id).await?,
+                    workspaces::list_in_orgs_of_user(c, &u.id).await?,
+                    members::of_user(c, &u.id).await?,
+                ),
+            };
+        let org_role: HashMap<&str, OrgRole> = org_list
+            .iter()
+            .map(|m| (m.org.id.as_str(), m.role))
+            .collect();
         let by_id: HashMap<&str, &Workspace> = all_ws.iter().map(|w| (w.id.as_str(), w)).collect();
         let mut direct_roles: HashMap<&str, Vec<Role>> = HashMap::new();
         for (ws, role) in &direct {
@@ -68,12 +85,22 @@ impl Access {
         }
         let mut visible = Vec::new();
         for w in &all_ws {
-            let mut roles: Vec<Role> = org_role.get(w.org_id.as_str()).and_then(|r| r.implied_workspace_role()).into_iter().collect();
+            let mut roles: Vec<Role> = org_role
+                .get(w.org_id.as_str())
+                .and_then(|r| r.implied_workspace_role())
+                .into_iter()
+                .collect();
             // Walk up the tree: a role in a centre of excellence applies to its children.
             let mut cur = Some(w);
             let mut depth = 0;
             while let Some(ws) = cur {
-                roles.extend(direct_roles.get(ws.id.as_str()).into_iter().flatten().copied());
+                roles.extend(
+                    direct_roles
+                        .get(ws.id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .copied(),
+                );
                 cur = ws.parent_id.as_deref().and_then(|p| by_id.get(p).copied());
                 depth += 1;
                 if depth > 64 {
@@ -83,10 +110,16 @@ impl Access {
             roles.sort();
             roles.dedup();
             if !roles.is_empty() {
-                visible.push(WorkspaceAccess { workspace: w.clone(), roles });
+                visible.push(WorkspaceAccess {
+                    workspace: w.clone(),
+                    roles,
+                });
             }
         }
-        Ok(Access { orgs: org_list, workspaces: visible })
+        Ok(Access {
+            orgs: org_list,
+            workspaces: visible,
+        })
     }
 
     /// Finds a visible workspace by id, slug, or `org-slug/workspace-slug`. Anything not
@@ -94,7 +127,11 @@ impl Access {
     pub fn workspace(&self, reference: &str) -> ServiceResult<&WorkspaceAccess> {
         let reference = reference.trim();
         if validate::looks_like_id(reference) {
-            return self.workspaces.iter().find(|w| w.workspace.id == reference).ok_or(ServiceError::NotFound);
+            return self
+                .workspaces
+                .iter()
+                .find(|w| w.workspace.id == reference)
+                .ok_or(ServiceError::NotFound);
         }
         let (org, slug) = match reference.split_once('/') {
             Some((o, s)) => (Some(o), s),
@@ -104,14 +141,18 @@ impl Access {
             .workspaces
             .iter()
             .filter(|w| w.workspace.slug == slug)
-            .filter(|w| org.is_none_or(|o| self.org_of(&w.workspace).is_some_and(|org| org.slug == o)))
+            .filter(|w| {
+                org.is_none_or(|o| self.org_of(&w.workspace).is_some_and(|org| org.slug == o))
+            })
             .collect();
         match matches.as_slice() {
             [one] => Ok(one),
             [] => Err(ServiceError::NotFound),
             _ => Err(ServiceError::conflict(
                 "workspace",
-                format!("{slug:?} names workspaces in several organisations; use ORG/{slug} or the id"),
+                format!(
+                    "{slug:?} names workspaces in several organisations; use ORG/{slug} or the id"
+                ),
             )),
         }
     }
@@ -123,11 +164,18 @@ impl Access {
     /// An organisation the caller belongs to, by id or slug; None given means "my only one".
     pub fn org(&self, reference: Option<&str>) -> ServiceResult<&OrgMembership> {
         match reference.map(str::trim).filter(|r| !r.is_empty()) {
-            Some(r) => self.orgs.iter().find(|m| m.org.id == r || m.org.slug == r).ok_or(ServiceError::NotFound),
+            Some(r) => self
+                .orgs
+                .iter()
+                .find(|m| m.org.id == r || m.org.slug == r)
+                .ok_or(ServiceError::NotFound),
             None => match self.orgs.as_slice() {
                 [one] => Ok(one),
                 [] => Err(ServiceError::NotFound),
-                _ => Err(ServiceError::invalid("org", "you belong to several organisations; name one")),
+                _ => Err(ServiceError::invalid(
+                    "org",
+                    "you belong to several organisations; name one",
+                )),
             },
         }
     }

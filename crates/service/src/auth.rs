@@ -1,7 +1,9 @@
 //! Passwords, sessions, API tokens and the login rate limiter.
 
 use crate::{Actor, App, Audit, ServiceError, ServiceResult, NONE};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use rand::RngCore;
@@ -31,7 +33,11 @@ async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -61,8 +67,13 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 /// How a request proved who it is.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    Session { token_hash: String, csrf_token: String },
-    Token { token_id: String },
+    Session {
+        token_hash: String,
+        csrf_token: String,
+    },
+    Token {
+        token_id: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +100,12 @@ pub const TOKEN_PREFIX: &str = "sb_";
 impl App {
     /// Checks the password and opens a session. Failed attempts count against both the
     /// account and the client address; past the limit the answer is 429 until the window passes.
-    pub async fn login(&self, email: &str, password: &str, client: &str) -> ServiceResult<NewSession> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> ServiceResult<NewSession> {
         let email = email.trim().to_lowercase();
         let keys = [format!("account:{email}"), format!("ip:{client}")];
         self.login_limiter.check(&keys)?;
@@ -116,10 +132,21 @@ impl App {
         let csrf_token = random_token(32);
         let expires = time::OffsetDateTime::now_utc() + self.config.session_ttl;
         let mut tx = self.store.write().await?;
-        sessions::insert(&mut tx, &secret_hash(&token), &user.id, &csrf_token, &switchboard_store::timestamp(expires))
-            .await?;
+        sessions::insert(
+            &mut tx,
+            &secret_hash(&token),
+            &user.id,
+            &csrf_token,
+            &switchboard_store::timestamp(expires),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(NewSession { token, csrf_token, user, max_age: self.config.session_ttl })
+        Ok(NewSession {
+            token,
+            csrf_token,
+            user,
+            max_age: self.config.session_ttl,
+        })
     }
 
     pub async fn logout(&self, session_token: &str) -> ServiceResult<()> {
@@ -131,8 +158,16 @@ impl App {
     pub async fn authenticate_session(&self, session_token: &str) -> ServiceResult<AuthUser> {
         let token_hash = secret_hash(session_token);
         let mut c = self.store.read().await?;
-        let row = sessions::get_live(&mut c, &token_hash, &now()).await?.ok_or(ServiceError::Unauthenticated)?;
-        Ok(AuthUser { user: row.user, credential: Credential::Session { token_hash, csrf_token: row.csrf_token } })
+        let row = sessions::get_live(&mut c, &token_hash, &now())
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(AuthUser {
+            user: row.user,
+            credential: Credential::Session {
+                token_hash,
+                csrf_token: row.csrf_token,
+            },
+        })
     }
 
     pub async fn authenticate_token(&self, token: &str) -> ServiceResult<AuthUser> {
@@ -140,16 +175,23 @@ impl App {
             return Err(ServiceError::Unauthenticated);
         }
         let mut c = self.store.read().await?;
-        let (t, user) =
-            tokens::get_live_by_hash(&mut c, &secret_hash(token)).await?.ok_or(ServiceError::Unauthenticated)?;
+        let (t, user) = tokens::get_live_by_hash(&mut c, &secret_hash(token))
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
         // Recording every use would turn each read into a write; once a minute is enough to
         // tell a live token from a forgotten one.
         let stamp = now();
-        let stale = t.last_used_at.as_deref().is_none_or(|last| last[..16] != stamp[..16]);
+        let stale = t
+            .last_used_at
+            .as_deref()
+            .is_none_or(|last| last[..16] != stamp[..16]);
         if stale {
             tokens::touch(&mut c, &t.id, &stamp).await?;
         }
-        Ok(AuthUser { user, credential: Credential::Token { token_id: t.id } })
+        Ok(AuthUser {
+            user,
+            credential: Credential::Token { token_id: t.id },
+        })
     }
 
     /// Creates a personal API token; the secret is returned once and only its hash is kept.
@@ -168,9 +210,15 @@ impl App {
         let mut tx = self.store.write().await?;
         tokens::insert(&mut tx, &token, &secret_hash(&secret)).await?;
         for m in switchboard_store::orgs::memberships(&mut tx, &user.id).await? {
-            Audit { org_id: &m.org.id, workspace_id: None, action: "token.create", target_type: "api_token", target_id: &token.id }
-                .write(&mut tx, &Actor::User(user.clone()), NONE, Some(&token))
-                .await?;
+            Audit {
+                org_id: &m.org.id,
+                workspace_id: None,
+                action: "token.create",
+                target_type: "api_token",
+                target_id: &token.id,
+            }
+            .write(&mut tx, &Actor::User(user.clone()), NONE, Some(&token))
+            .await?;
         }
         tx.commit().await?;
         Ok((token, secret))
@@ -184,22 +232,36 @@ impl App {
     /// Revokes one of the user's own tokens; someone else's token is "not found".
     pub async fn revoke_token(&self, user: &User, token_id: &str) -> ServiceResult<ApiToken> {
         let mut tx = self.store.write().await?;
-        let token = tokens::get(&mut tx, token_id).await?.filter(|t| t.user_id == user.id).ok_or(ServiceError::NotFound)?;
+        let token = tokens::get(&mut tx, token_id)
+            .await?
+            .filter(|t| t.user_id == user.id)
+            .ok_or(ServiceError::NotFound)?;
         tokens::revoke(&mut tx, token_id, &now()).await?;
         for m in switchboard_store::orgs::memberships(&mut tx, &user.id).await? {
-            Audit { org_id: &m.org.id, workspace_id: None, action: "token.revoke", target_type: "api_token", target_id: &token.id }
-                .write(&mut tx, &Actor::User(user.clone()), Some(&token), NONE)
-                .await?;
+            Audit {
+                org_id: &m.org.id,
+                workspace_id: None,
+                action: "token.revoke",
+                target_type: "api_token",
+                target_id: &token.id,
+            }
+            .write(&mut tx, &Actor::User(user.clone()), Some(&token), NONE)
+            .await?;
         }
         tx.commit().await?;
         let mut c = self.store.read().await?;
-        tokens::get(&mut c, token_id).await?.ok_or(ServiceError::NotFound)
+        tokens::get(&mut c, token_id)
+            .await?
+            .ok_or(ServiceError::NotFound)
     }
 
     pub async fn user_by_email(&self, email: &str) -> ServiceResult<User> {
         let email = validate::email("email", email)?;
         let mut c = self.store.read().await?;
-        Ok(users::get_by_email(&mut c, &email).await?.ok_or(ServiceError::NotFound)?.0)
+        Ok(users::get_by_email(&mut c, &email)
+            .await?
+            .ok_or(ServiceError::NotFound)?
+            .0)
     }
 }
 
@@ -212,7 +274,11 @@ pub struct LoginLimits {
 
 impl Default for LoginLimits {
     fn default() -> Self {
-        Self { per_account: 5, per_client: 20, window: Duration::from_secs(15 * 60) }
+        Self {
+            per_account: 5,
+            per_client: 20,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -225,7 +291,10 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(limits: LoginLimits) -> Self {
-        Self { limits, failures: Mutex::new(HashMap::new()) }
+        Self {
+            limits,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn limit_for(&self, key: &str) -> usize {
@@ -242,7 +311,10 @@ impl LoginLimiter {
         let mut wait = Duration::ZERO;
         for key in keys {
             if let Some(q) = map.get_mut(key) {
-                while q.front().is_some_and(|t| now.duration_since(*t) >= self.limits.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.limits.window)
+                {
                     q.pop_front();
                 }
                 if q.len() >= self.limit_for(key) {
@@ -253,7 +325,9 @@ impl LoginLimiter {
             }
         }
         if wait > Duration::ZERO {
-            return Err(ServiceError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
+            return Err(ServiceError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
         }
         Ok(())
     }
@@ -276,7 +350,10 @@ impl LoginLimiter {
     }
 
     pub fn reset(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 
@@ -286,14 +363,20 @@ mod tests {
 
     #[test]
     fn limiter_blocks_after_limit_and_reports_retry_after() {
-        let l = LoginLimiter::new(LoginLimits { per_account: 2, per_client: 3, window: Duration::from_secs(60) });
+        let l = LoginLimiter::new(LoginLimits {
+            per_account: 2,
+            per_client: 3,
+            window: Duration::from_secs(60),
+        });
         let keys = ["account:a".to_string(), "ip:1".to_string()];
         l.check(&keys).unwrap();
         l.record_failure(&keys);
         l.check(&keys).unwrap();
         l.record_failure(&keys);
         match l.check(&keys) {
-            Err(ServiceError::RateLimited { retry_after_secs }) => assert!((1..=60).contains(&retry_after_secs)),
+            Err(ServiceError::RateLimited { retry_after_secs }) => {
+                assert!((1..=60).contains(&retry_after_secs))
+            }
             other => panic!("expected rate limit, got {other:?}"),
         }
         // Another account from the same client still has one attempt left on the client key.

@@ -20,14 +20,62 @@ pub struct DemoUser {
 
 /// (e-mail, name, role, workspace, team)
 const PEOPLE: &[(&str, &str, Role, &str, Option<&str>)] = &[
-    ("admin@acme.example", "Ada Admin", Role::Admin, "acme-global", None),
-    ("manager@acme.example", "Mia Manager", Role::Manager, "acme-global", Some("Social")),
-    ("publisher@acme.example", "Paul Publisher", Role::Publisher, "acme-global", Some("Social")),
-    ("contributor@acme.example", "Chloé Contributor", Role::Contributor, "acme-de", None),
-    ("agent@acme.example", "Jonas Agent", Role::Agent, "acme-global", Some("Support")),
-    ("analyst@acme.example", "Seo-yeon Analyst", Role::Analyst, "acme-global", Some("Product")),
-    ("viewer@acme.example", "Victor Viewer", Role::Viewer, "acme-global", Some("Executives")),
-    ("ambassador@acme.example", "Amir Ambassador", Role::Ambassador, "acme-global", None),
+    (
+        "admin@acme.example",
+        "Ada Admin",
+        Role::Admin,
+        "acme-global",
+        None,
+    ),
+    (
+        "manager@acme.example",
+        "Mia Manager",
+        Role::Manager,
+        "acme-global",
+        Some("Social"),
+    ),
+    (
+        "publisher@acme.example",
+        "Paul Publisher",
+        Role::Publisher,
+        "acme-global",
+        Some("Social"),
+    ),
+    (
+        "contributor@acme.example",
+        "Chloé Contributor",
+        Role::Contributor,
+        "acme-de",
+        None,
+    ),
+    (
+        "agent@acme.example",
+        "Jonas Agent",
+        Role::Agent,
+        "acme-global",
+        Some("Support"),
+    ),
+    (
+        "analyst@acme.example",
+        "Seo-yeon Analyst",
+        Role::Analyst,
+        "acme-global",
+        Some("Product"),
+    ),
+    (
+        "viewer@acme.example",
+        "Victor Viewer",
+        Role::Viewer,
+        "acme-global",
+        Some("Executives"),
+    ),
+    (
+        "ambassador@acme.example",
+        "Amir Ambassador",
+        Role::Ambassador,
+        "acme-global",
+        None,
+    ),
 ];
 
 const OWNER: (&str, &str) = ("owner@acme.example", "Olivia Owner");
@@ -48,7 +96,9 @@ const TEAMS: &[(&str, &str, TeamFunction)] = &[
 fn password() -> String {
     const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..16).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    (0..16)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 impl App {
@@ -62,8 +112,12 @@ impl App {
         };
         let mut out = Vec::new();
         if existing.is_some() {
-            for (email, name, role) in std::iter::once((OWNER.0, OWNER.1, "owner (organisation)".to_string()))
-                .chain(PEOPLE.iter().map(|p| (p.0, p.1, format!("{} in {}", p.2, p.3))))
+            for (email, name, role) in
+                std::iter::once((OWNER.0, OWNER.1, "owner (organisation)".to_string())).chain(
+                    PEOPLE
+                        .iter()
+                        .map(|p| (p.0, p.1, format!("{} in {}", p.2, p.3))),
+                )
             {
                 let pw = password();
                 let hash = crate::auth::hash_password(&pw).await?;
@@ -71,23 +125,45 @@ impl App {
                 if let Some((u, _)) = users::get_by_email(&mut tx, email).await? {
                     users::set_password(&mut tx, &u.id, &hash).await?;
                     tx.commit().await?;
-                    out.push(DemoUser { email: email.into(), name: name.into(), role, password: pw });
+                    out.push(DemoUser {
+                        email: email.into(),
+                        name: name.into(),
+                        role,
+                        password: pw,
+                    });
                 }
             }
             return Ok(out);
         }
 
         let mut tx = self.store.write().await?;
-        let org = Organization { id: new_id(), slug: ORG_SLUG.into(), name: "Acme".into(), created_at: now() };
+        let org = Organization {
+            id: new_id(),
+            slug: ORG_SLUG.into(),
+            name: "Acme".into(),
+            created_at: now(),
+        };
         orgs::insert(&mut tx, &org).await?;
-        Audit { org_id: &org.id, workspace_id: None, action: "org.create", target_type: "organization", target_id: &org.id }
-            .write(&mut tx, &actor, NONE, Some(&org))
-            .await?;
+        Audit {
+            org_id: &org.id,
+            workspace_id: None,
+            action: "org.create",
+            target_type: "organization",
+            target_id: &org.id,
+        }
+        .write(&mut tx, &actor, NONE, Some(&org))
+        .await?;
         tx.commit().await?;
 
         let pw = password();
-        self.cli_add_user(ORG_SLUG, OWNER.0, Some(OWNER.1), &pw, true).await?;
-        out.push(DemoUser { email: OWNER.0.into(), name: OWNER.1.into(), role: "owner (organisation)".into(), password: pw });
+        self.cli_add_user(ORG_SLUG, OWNER.0, Some(OWNER.1), &pw, true)
+            .await?;
+        out.push(DemoUser {
+            email: OWNER.0.into(),
+            name: OWNER.1.into(),
+            role: "owner (organisation)".into(),
+            password: pw,
+        });
 
         for (name, slug, parent) in [
             ("Acme Global", "acme-global", None),
@@ -103,18 +179,43 @@ impl App {
             self.create_workspace(&actor, input).await?;
         }
         for (ws, name, function) in TEAMS {
-            self.create_team(&actor, &format!("{ORG_SLUG}/{ws}"), CreateTeam { name: (*name).into(), function: *function })
-                .await?;
+            self.create_team(
+                &actor,
+                &format!("{ORG_SLUG}/{ws}"),
+                CreateTeam {
+                    name: (*name).into(),
+                    function: *function,
+                },
+            )
+            .await?;
         }
         for (email, name, role, ws, team) in PEOPLE {
             let pw = password();
             let ws = format!("{ORG_SLUG}/{ws}");
-            let input = AddMember { email: (*email).into(), role: *role, name: Some((*name).into()), password: Some(pw.clone()) };
+            let input = AddMember {
+                email: (*email).into(),
+                role: *role,
+                name: Some((*name).into()),
+                password: Some(pw.clone()),
+            };
             self.add_member(&actor, &ws, input).await?;
             if let Some(team) = team {
-                self.add_team_member(&actor, &ws, team, AddTeamMember { user: (*email).into() }).await?;
+                self.add_team_member(
+                    &actor,
+                    &ws,
+                    team,
+                    AddTeamMember {
+                        user: (*email).into(),
+                    },
+                )
+                .await?;
             }
-            out.push(DemoUser { email: (*email).into(), name: (*name).into(), role: format!("{role} in {}", ws.trim_start_matches("acme/")), password: pw });
+            out.push(DemoUser {
+                email: (*email).into(),
+                name: (*name).into(),
+                role: format!("{role} in {}", ws.trim_start_matches("acme/")),
+                password: pw,
+            });
         }
         Ok(out)
     }

@@ -11,7 +11,10 @@ pub enum ServiceError {
     #[error("your role does not allow this: {0}")]
     Forbidden(String),
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     #[error("sign in first")]
     Unauthenticated,
     #[error("wrong e-mail address or password")]
@@ -32,7 +35,10 @@ impl ServiceError {
     }
 
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        ServiceError::Conflict { field: Some(field.into()), message: message.into() }
+        ServiceError::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {

@@ -24,7 +24,10 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { session_ttl: Duration::from_secs(14 * 24 * 3600), login_limits: LoginLimits::default() }
+        Self {
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            login_limits: LoginLimits::default(),
+        }
     }
 }
 
@@ -39,7 +42,11 @@ pub struct App {
 impl App {
     pub fn new(store: Store, config: ServiceConfig) -> App {
         let login_limiter = std::sync::Arc::new(LoginLimiter::new(config.login_limits.clone()));
-        App { store, config, login_limiter }
+        App {
+            store,
+            config,
+            login_limiter,
+        }
     }
 }
 
@@ -93,8 +100,14 @@ impl Audit<'_> {
             action: self.action.to_string(),
             target_type: self.target_type.to_string(),
             target_id: self.target_id.to_string(),
-            before: before.map(serde_json::to_value).transpose().map_err(ServiceError::internal)?,
-            after: after.map(serde_json::to_value).transpose().map_err(ServiceError::internal)?,
+            before: before
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(ServiceError::internal)?,
+            after: after
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(ServiceError::internal)?,
             created_at: switchboard_store::now(),
         };
         switchboard_store::audit::insert(c, &entry).await?;

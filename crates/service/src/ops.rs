@@ -6,7 +6,9 @@ use crate::{Actor, App, Audit, ServiceError, ServiceResult, NONE};
 use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_core::role::OrgRole;
 use switchboard_core::*;
-use switchboard_store::{audit, members, new_id, now, orgs, teams, users, workspaces, AnyConnection};
+use switchboard_store::{
+    audit, members, new_id, now, orgs, teams, users, workspaces, AnyConnection,
+};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrgRef {
@@ -49,7 +51,9 @@ pub struct TeamView {
 }
 
 /// Distinguishes "field absent" (None) from "field set to null" (Some(None)).
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -127,13 +131,18 @@ pub struct AddTeamMember {
 
 fn require_owner_for(access: &WorkspaceAccess, roles: &[Role]) -> ServiceResult<()> {
     if roles.contains(&Role::Owner) && !access.roles.contains(&Role::Owner) {
-        return Err(ServiceError::Forbidden("only an owner can grant or take away the owner role".into()));
+        return Err(ServiceError::Forbidden(
+            "only an owner can grant or take away the owner role".into(),
+        ));
     }
     Ok(())
 }
 
 fn org_admin(access: &Access, org_id: &str) -> bool {
-    access.orgs.iter().any(|m| m.org.id == org_id && matches!(m.role, OrgRole::Owner | OrgRole::Admin))
+    access
+        .orgs
+        .iter()
+        .any(|m| m.org.id == org_id && matches!(m.role, OrgRole::Owner | OrgRole::Admin))
 }
 
 impl App {
@@ -144,11 +153,23 @@ impl App {
 
     fn view(access: &Access, wa: &WorkspaceAccess) -> WorkspaceView {
         let w = &wa.workspace;
-        let r = |w: &Workspace| WorkspaceRef { id: w.id.clone(), slug: w.slug.clone(), name: w.name.clone() };
+        let r = |w: &Workspace| WorkspaceRef {
+            id: w.id.clone(),
+            slug: w.slug.clone(),
+            name: w.name.clone(),
+        };
         let org = access
             .org_of(w)
-            .map(|o| OrgRef { id: o.id.clone(), slug: o.slug.clone(), name: o.name.clone() })
-            .unwrap_or_else(|| OrgRef { id: w.org_id.clone(), slug: String::new(), name: String::new() });
+            .map(|o| OrgRef {
+                id: o.id.clone(),
+                slug: o.slug.clone(),
+                name: o.name.clone(),
+            })
+            .unwrap_or_else(|| OrgRef {
+                id: w.org_id.clone(),
+                slug: String::new(),
+                name: String::new(),
+            });
         WorkspaceView {
             workspace: w.clone(),
             org,
@@ -170,29 +191,53 @@ impl App {
 
     pub async fn me(&self, user: &User) -> ServiceResult<MeView> {
         let access = self.access(&Actor::User(user.clone())).await?;
-        let workspaces = access.workspaces.iter().map(|w| Self::view(&access, w)).collect();
-        Ok(MeView { user: user.clone(), organizations: access.orgs.clone(), workspaces })
+        let workspaces = access
+            .workspaces
+            .iter()
+            .map(|w| Self::view(&access, w))
+            .collect();
+        Ok(MeView {
+            user: user.clone(),
+            organizations: access.orgs.clone(),
+            workspaces,
+        })
     }
 
     pub async fn list_workspaces(&self, actor: &Actor) -> ServiceResult<Vec<WorkspaceView>> {
         let access = self.access(actor).await?;
-        Ok(access.workspaces.iter().map(|w| Self::view(&access, w)).collect())
+        Ok(access
+            .workspaces
+            .iter()
+            .map(|w| Self::view(&access, w))
+            .collect())
     }
 
-    pub async fn get_workspace(&self, actor: &Actor, reference: &str) -> ServiceResult<WorkspaceView> {
+    pub async fn get_workspace(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> ServiceResult<WorkspaceView> {
         let access = self.access(actor).await?;
         let wa = access.workspace(reference)?;
         Ok(Self::view(&access, wa))
     }
 
     /// Reloads the caller's view of a workspace after a change inside `c`'s transaction.
-    async fn view_by_id(c: &mut AnyConnection, actor: &Actor, id: &str) -> ServiceResult<WorkspaceView> {
+    async fn view_by_id(
+        c: &mut AnyConnection,
+        actor: &Actor,
+        id: &str,
+    ) -> ServiceResult<WorkspaceView> {
         let access = Access::load(c, actor).await?;
         let wa = access.workspace(id)?;
         Ok(Self::view(&access, wa))
     }
 
-    pub async fn create_workspace(&self, actor: &Actor, input: CreateWorkspace) -> ServiceResult<WorkspaceView> {
+    pub async fn create_workspace(
+        &self,
+        actor: &Actor,
+        input: CreateWorkspace,
+    ) -> ServiceResult<WorkspaceView> {
         let name = validate::name("name", &input.name)?;
         let slug = match input.slug.as_deref().filter(|s| !s.trim().is_empty()) {
             Some(s) => validate::slug("slug", s)?,
@@ -210,10 +255,16 @@ impl App {
                 if let Some(o) = input.org.as_deref() {
                     let org = access.org(Some(o))?;
                     if org.org.id != parent.workspace.org_id {
-                        return Err(ServiceError::invalid("parent", "the parent belongs to another organisation"));
+                        return Err(ServiceError::invalid(
+                            "parent",
+                            "the parent belongs to another organisation",
+                        ));
                     }
                 }
-                (parent.workspace.org_id.clone(), Some(parent.workspace.id.clone()))
+                (
+                    parent.workspace.org_id.clone(),
+                    Some(parent.workspace.id.clone()),
+                )
             }
             None => {
                 let org = access.org(input.org.as_deref()).map_err(|e| match e {
@@ -228,11 +279,24 @@ impl App {
                 (org.org.id.clone(), None)
             }
         };
-        let w = Workspace { id: new_id(), org_id, slug, name, parent_id, created_at: now() };
+        let w = Workspace {
+            id: new_id(),
+            org_id,
+            slug,
+            name,
+            parent_id,
+            created_at: now(),
+        };
         workspaces::insert(&mut tx, &w).await?;
-        Audit { org_id: &w.org_id, workspace_id: Some(&w.id), action: "workspace.create", target_type: "workspace", target_id: &w.id }
-            .write(&mut tx, actor, NONE, Some(&w))
-            .await?;
+        Audit {
+            org_id: &w.org_id,
+            workspace_id: Some(&w.id),
+            action: "workspace.create",
+            target_type: "workspace",
+            target_id: &w.id,
+        }
+        .write(&mut tx, actor, NONE, Some(&w))
+        .await?;
         let view = Self::view_by_id(&mut tx, actor, &w.id).await?;
         tx.commit().await?;
         Ok(view)
@@ -256,10 +320,17 @@ impl App {
         if let Some(s) = &input.slug {
             after.slug = validate::slug("slug", s)?;
         }
-        match input.parent.as_ref().map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty())) {
+        match input
+            .parent
+            .as_ref()
+            .map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        {
             None => {}
             Some(None) => {
-                if before.parent_id.is_some() && !org_admin(&access, &before.org_id) && !matches!(actor, Actor::Cli) {
+                if before.parent_id.is_some()
+                    && !org_admin(&access, &before.org_id)
+                    && !matches!(actor, Actor::Cli)
+                {
                     return Err(ServiceError::Forbidden(
                         "only organisation owners and admins make a workspace top-level".into(),
                     ));
@@ -272,10 +343,16 @@ impl App {
                     e => e,
                 })?;
                 if parent.workspace.org_id != before.org_id {
-                    return Err(ServiceError::invalid("parent", "the parent belongs to another organisation"));
+                    return Err(ServiceError::invalid(
+                        "parent",
+                        "the parent belongs to another organisation",
+                    ));
                 }
                 if access.subtree(&before.id).contains(&parent.workspace.id) {
-                    return Err(ServiceError::invalid("parent", "a workspace cannot be placed under itself or its children"));
+                    return Err(ServiceError::invalid(
+                        "parent",
+                        "a workspace cannot be placed under itself or its children",
+                    ));
                 }
                 parent.require(Permission::WorkspaceCreateChild)?;
                 after.parent_id = Some(parent.workspace.id.clone());
@@ -283,9 +360,15 @@ impl App {
         }
         if after != before {
             workspaces::update(&mut tx, &after).await?;
-            Audit { org_id: &after.org_id, workspace_id: Some(&after.id), action: "workspace.update", target_type: "workspace", target_id: &after.id }
-                .write(&mut tx, actor, Some(&before), Some(&after))
-                .await?;
+            Audit {
+                org_id: &after.org_id,
+                workspace_id: Some(&after.id),
+                action: "workspace.update",
+                target_type: "workspace",
+                target_id: &after.id,
+            }
+            .write(&mut tx, actor, Some(&before), Some(&after))
+            .await?;
         }
         let view = Self::view_by_id(&mut tx, actor, &after.id).await?;
         tx.commit().await?;
@@ -299,25 +382,39 @@ impl App {
         wa.require(Permission::WorkspaceDelete)?;
         let w = wa.workspace.clone();
         if workspaces::count_children(&mut tx, &w.id).await? > 0 {
-            return Err(ServiceError::conflict("workspace", "it has child workspaces; move or delete them first"));
+            return Err(ServiceError::conflict(
+                "workspace",
+                "it has child workspaces; move or delete them first",
+            ));
         }
         workspaces::delete(&mut tx, &w.id).await?;
-        Audit { org_id: &w.org_id, workspace_id: Some(&w.id), action: "workspace.delete", target_type: "workspace", target_id: &w.id }
-            .write(&mut tx, actor, Some(&w), NONE)
-            .await?;
+        Audit {
+            org_id: &w.org_id,
+            workspace_id: Some(&w.id),
+            action: "workspace.delete",
+            target_type: "workspace",
+            target_id: &w.id,
+        }
+        .write(&mut tx, actor, Some(&w), NONE)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     // ---- teams ----
 
-    async fn team_in(c: &mut AnyConnection, wa: &WorkspaceAccess, team_ref: &str) -> ServiceResult<Team> {
+    async fn team_in(
+        c: &mut AnyConnection,
+        wa: &WorkspaceAccess,
+        team_ref: &str,
+    ) -> ServiceResult<Team> {
         let team = if validate::looks_like_id(team_ref) {
             teams::get(c, team_ref).await?
         } else {
             teams::get_by_name(c, &wa.workspace.id, team_ref.trim()).await?
         };
-        team.filter(|t| t.workspace_id == wa.workspace.id).ok_or(ServiceError::NotFound)
+        team.filter(|t| t.workspace_id == wa.workspace.id)
+            .ok_or(ServiceError::NotFound)
     }
 
     pub async fn list_teams(&self, actor: &Actor, ws: &str) -> ServiceResult<Vec<Team>> {
@@ -334,26 +431,53 @@ impl App {
         let wa = access.workspace(ws)?;
         wa.require(Permission::WorkspaceRead)?;
         let team = Self::team_in(&mut c, wa, team).await?;
-        let members = if wa.can(Permission::MembersRead) { teams::members(&mut c, &team.id).await? } else { Vec::new() };
+        let members = if wa.can(Permission::MembersRead) {
+            teams::members(&mut c, &team.id).await?
+        } else {
+            Vec::new()
+        };
         Ok(TeamView { team, members })
     }
 
-    pub async fn create_team(&self, actor: &Actor, ws: &str, input: CreateTeam) -> ServiceResult<Team> {
+    pub async fn create_team(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        input: CreateTeam,
+    ) -> ServiceResult<Team> {
         let name = validate::name("name", &input.name)?;
         let mut tx = self.store.write().await?;
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::TeamsManage)?;
-        let t = Team { id: new_id(), workspace_id: wa.workspace.id.clone(), name, function: input.function, created_at: now() };
+        let t = Team {
+            id: new_id(),
+            workspace_id: wa.workspace.id.clone(),
+            name,
+            function: input.function,
+            created_at: now(),
+        };
         teams::insert(&mut tx, &t).await?;
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&t.workspace_id), action: "team.create", target_type: "team", target_id: &t.id }
-            .write(&mut tx, actor, NONE, Some(&t))
-            .await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&t.workspace_id),
+            action: "team.create",
+            target_type: "team",
+            target_id: &t.id,
+        }
+        .write(&mut tx, actor, NONE, Some(&t))
+        .await?;
         tx.commit().await?;
         Ok(t)
     }
 
-    pub async fn update_team(&self, actor: &Actor, ws: &str, team: &str, input: UpdateTeam) -> ServiceResult<Team> {
+    pub async fn update_team(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        team: &str,
+        input: UpdateTeam,
+    ) -> ServiceResult<Team> {
         let mut tx = self.store.write().await?;
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
@@ -368,9 +492,15 @@ impl App {
         }
         if after != before {
             teams::update(&mut tx, &after).await?;
-            Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&after.workspace_id), action: "team.update", target_type: "team", target_id: &after.id }
-                .write(&mut tx, actor, Some(&before), Some(&after))
-                .await?;
+            Audit {
+                org_id: &wa.workspace.org_id,
+                workspace_id: Some(&after.workspace_id),
+                action: "team.update",
+                target_type: "team",
+                target_id: &after.id,
+            }
+            .write(&mut tx, actor, Some(&before), Some(&after))
+            .await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -383,26 +513,45 @@ impl App {
         let t = Self::team_in(&mut tx, wa, team).await?;
         wa.require(Permission::TeamsManage)?;
         teams::delete(&mut tx, &t.id).await?;
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&t.workspace_id), action: "team.delete", target_type: "team", target_id: &t.id }
-            .write(&mut tx, actor, Some(&t), NONE)
-            .await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&t.workspace_id),
+            action: "team.delete",
+            target_type: "team",
+            target_id: &t.id,
+        }
+        .write(&mut tx, actor, Some(&t), NONE)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Adds someone who has a role in the team's workspace (directly or inherited) to the team.
-    pub async fn add_team_member(&self, actor: &Actor, ws: &str, team: &str, input: AddTeamMember) -> ServiceResult<TeamView> {
+    pub async fn add_team_member(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        team: &str,
+        input: AddTeamMember,
+    ) -> ServiceResult<TeamView> {
         let mut tx = self.store.write().await?;
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
         let t = Self::team_in(&mut tx, wa, team).await?;
         wa.require(Permission::TeamsManage)?;
-        let not_member = || ServiceError::invalid("user", "no member of this workspace has that id or e-mail address");
+        let not_member = || {
+            ServiceError::invalid(
+                "user",
+                "no member of this workspace has that id or e-mail address",
+            )
+        };
         let who = input.user.trim();
         let user = if validate::looks_like_id(who) {
             users::get(&mut tx, who).await?
         } else {
-            users::get_by_email(&mut tx, &who.to_lowercase()).await?.map(|(u, _)| u)
+            users::get_by_email(&mut tx, &who.to_lowercase())
+                .await?
+                .map(|(u, _)| u)
         }
         .ok_or_else(not_member)?;
         let theirs = Access::load(&mut tx, &Actor::User(user.clone())).await?;
@@ -410,16 +559,33 @@ impl App {
             return Err(not_member());
         }
         if teams::add_member(&mut tx, &t.id, &user.id).await? {
-            Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&t.workspace_id), action: "team.member.add", target_type: "team", target_id: &t.id }
-                .write(&mut tx, actor, NONE, Some(&serde_json::json!({"user_id": user.id, "email": user.email})))
-                .await?;
+            Audit {
+                org_id: &wa.workspace.org_id,
+                workspace_id: Some(&t.workspace_id),
+                action: "team.member.add",
+                target_type: "team",
+                target_id: &t.id,
+            }
+            .write(
+                &mut tx,
+                actor,
+                NONE,
+                Some(&serde_json::json!({"user_id": user.id, "email": user.email})),
+            )
+            .await?;
         }
         let members = teams::members(&mut tx, &t.id).await?;
         tx.commit().await?;
         Ok(TeamView { team: t, members })
     }
 
-    pub async fn remove_team_member(&self, actor: &Actor, ws: &str, team: &str, user_id: &str) -> ServiceResult<()> {
+    pub async fn remove_team_member(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        team: &str,
+        user_id: &str,
+    ) -> ServiceResult<()> {
         let mut tx = self.store.write().await?;
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
@@ -428,9 +594,20 @@ impl App {
         if !teams::remove_member(&mut tx, &t.id, user_id).await? {
             return Err(ServiceError::NotFound);
         }
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&t.workspace_id), action: "team.member.remove", target_type: "team", target_id: &t.id }
-            .write(&mut tx, actor, Some(&serde_json::json!({"user_id": user_id})), NONE)
-            .await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&t.workspace_id),
+            action: "team.member.remove",
+            target_type: "team",
+            target_id: &t.id,
+        }
+        .write(
+            &mut tx,
+            actor,
+            Some(&serde_json::json!({"user_id": user_id})),
+            NONE,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -447,9 +624,19 @@ impl App {
 
     /// Gives a person a role in the workspace, creating their account (with the given name
     /// and initial password) when the e-mail address is new.
-    pub async fn add_member(&self, actor: &Actor, ws: &str, input: AddMember) -> ServiceResult<Member> {
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        input: AddMember,
+    ) -> ServiceResult<Member> {
         let email = validate::email("email", &input.email)?;
-        let name = input.name.as_deref().filter(|n| !n.trim().is_empty()).map(|n| validate::name("name", n)).transpose()?;
+        let name = input
+            .name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| validate::name("name", n))
+            .transpose()?;
         // Hash before taking the write lock: it is the slow part.
         let new_hash = match input.password.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => {
@@ -467,43 +654,87 @@ impl App {
             Some((u, _)) => u,
             None => {
                 let Some(hash) = new_hash else {
-                    return Err(ServiceError::invalid("password", "required for a person without an account"));
+                    return Err(ServiceError::invalid(
+                        "password",
+                        "required for a person without an account",
+                    ));
                 };
                 let local = email.split('@').next().unwrap_or(&email).to_string();
-                let u = User { id: new_id(), email: email.clone(), name: name.unwrap_or(local), created_at: now() };
+                let u = User {
+                    id: new_id(),
+                    email: email.clone(),
+                    name: name.unwrap_or(local),
+                    created_at: now(),
+                };
                 users::insert(&mut tx, &u, Some(&hash)).await?;
-                Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&wa.workspace.id), action: "user.create", target_type: "user", target_id: &u.id }
-                    .write(&mut tx, actor, NONE, Some(&u))
-                    .await?;
+                Audit {
+                    org_id: &wa.workspace.org_id,
+                    workspace_id: Some(&wa.workspace.id),
+                    action: "user.create",
+                    target_type: "user",
+                    target_id: &u.id,
+                }
+                .write(&mut tx, actor, NONE, Some(&u))
+                .await?;
                 u
             }
         };
-        if members::get(&mut tx, &wa.workspace.id, &user.id).await?.is_some() {
-            return Err(ServiceError::conflict("email", "already a member of this workspace; change their role instead"));
+        if members::get(&mut tx, &wa.workspace.id, &user.id)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::conflict(
+                "email",
+                "already a member of this workspace; change their role instead",
+            ));
         }
         orgs::ensure_member(&mut tx, &wa.workspace.org_id, &user.id).await?;
         members::upsert(&mut tx, &wa.workspace.id, &user.id, input.role).await?;
-        let m = members::get(&mut tx, &wa.workspace.id, &user.id).await?.ok_or(ServiceError::NotFound)?;
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&wa.workspace.id), action: "member.add", target_type: "user", target_id: &user.id }
-            .write(&mut tx, actor, NONE, Some(&m))
-            .await?;
+        let m = members::get(&mut tx, &wa.workspace.id, &user.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&wa.workspace.id),
+            action: "member.add",
+            target_type: "user",
+            target_id: &user.id,
+        }
+        .write(&mut tx, actor, NONE, Some(&m))
+        .await?;
         tx.commit().await?;
         Ok(m)
     }
 
-    pub async fn update_member(&self, actor: &Actor, ws: &str, user_id: &str, input: UpdateMember) -> ServiceResult<Member> {
+    pub async fn update_member(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        user_id: &str,
+        input: UpdateMember,
+    ) -> ServiceResult<Member> {
         let mut tx = self.store.write().await?;
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::MembersRead)?;
-        let before = members::get(&mut tx, &wa.workspace.id, user_id).await?.ok_or(ServiceError::NotFound)?;
+        let before = members::get(&mut tx, &wa.workspace.id, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         wa.require(Permission::MembersManage)?;
         require_owner_for(wa, &[before.role, input.role])?;
         members::upsert(&mut tx, &wa.workspace.id, user_id, input.role).await?;
-        let after = members::get(&mut tx, &wa.workspace.id, user_id).await?.ok_or(ServiceError::NotFound)?;
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&wa.workspace.id), action: "member.update", target_type: "user", target_id: user_id }
-            .write(&mut tx, actor, Some(&before), Some(&after))
-            .await?;
+        let after = members::get(&mut tx, &wa.workspace.id, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&wa.workspace.id),
+            action: "member.update",
+            target_type: "user",
+            target_id: user_id,
+        }
+        .write(&mut tx, actor, Some(&before), Some(&after))
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -513,34 +744,63 @@ impl App {
         let access = Access::load(&mut tx, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::MembersRead)?;
-        let before = members::get(&mut tx, &wa.workspace.id, user_id).await?.ok_or(ServiceError::NotFound)?;
+        let before = members::get(&mut tx, &wa.workspace.id, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         wa.require(Permission::MembersManage)?;
         require_owner_for(wa, &[before.role])?;
         members::delete(&mut tx, &wa.workspace.id, user_id).await?;
         teams::remove_user_from_workspace_teams(&mut tx, &wa.workspace.id, user_id).await?;
-        Audit { org_id: &wa.workspace.org_id, workspace_id: Some(&wa.workspace.id), action: "member.remove", target_type: "user", target_id: user_id }
-            .write(&mut tx, actor, Some(&before), NONE)
-            .await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&wa.workspace.id),
+            action: "member.remove",
+            target_type: "user",
+            target_id: user_id,
+        }
+        .write(&mut tx, actor, Some(&before), NONE)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     // ---- audit ----
 
-    pub async fn workspace_audit(&self, actor: &Actor, ws: &str, before: Option<&str>, limit: i64) -> ServiceResult<Vec<AuditEntry>> {
+    pub async fn workspace_audit(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> ServiceResult<Vec<AuditEntry>> {
         let mut c = self.store.read().await?;
         let access = Access::load(&mut c, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::AuditRead)?;
-        Ok(audit::list(&mut c, &wa.workspace.org_id, Some(&[wa.workspace.id.clone()]), before, limit.clamp(1, 500)).await?)
+        Ok(audit::list(
+            &mut c,
+            &wa.workspace.org_id,
+            Some(std::slice::from_ref(&wa.workspace.id)),
+            before,
+            limit.clamp(1, 500),
+        )
+        .await?)
     }
 
-    pub async fn org_audit(&self, actor: &Actor, org: &str, before: Option<&str>, limit: i64) -> ServiceResult<Vec<AuditEntry>> {
+    pub async fn org_audit(
+        &self,
+        actor: &Actor,
+        org: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> ServiceResult<Vec<AuditEntry>> {
         let mut c = self.store.read().await?;
         let access = Access::load(&mut c, actor).await?;
         let m = access.org(Some(org))?;
         if !org_admin(&access, &m.org.id) {
-            return Err(ServiceError::Forbidden("only organisation owners and admins read the organisation's audit log".into()));
+            return Err(ServiceError::Forbidden(
+                "only organisation owners and admins read the organisation's audit log".into(),
+            ));
         }
         Ok(audit::list(&mut c, &m.org.id, None, before, limit.clamp(1, 500)).await?)
     }
@@ -549,7 +809,14 @@ impl App {
 
     /// Creates the organisation if needed and the user in it (or updates the password and
     /// organisation role of an existing user). Local operator only.
-    pub async fn cli_add_user(&self, org_slug: &str, email: &str, name: Option<&str>, password: &str, owner: bool) -> ServiceResult<(User, bool)> {
+    pub async fn cli_add_user(
+        &self,
+        org_slug: &str,
+        email: &str,
+        name: Option<&str>,
+        password: &str,
+        owner: bool,
+    ) -> ServiceResult<(User, bool)> {
         let org_slug = validate::slug("org", org_slug)?;
         let email = validate::email("email", email)?;
         validate::password("password", password)?;
@@ -560,39 +827,82 @@ impl App {
         let (org, org_created) = match orgs::get_by_slug(&mut tx, &org_slug).await? {
             Some(o) => (o, false),
             None => {
-                let o = Organization { id: new_id(), slug: org_slug.clone(), name: org_slug.clone(), created_at: now() };
+                let o = Organization {
+                    id: new_id(),
+                    slug: org_slug.clone(),
+                    name: org_slug.clone(),
+                    created_at: now(),
+                };
                 orgs::insert(&mut tx, &o).await?;
-                Audit { org_id: &o.id, workspace_id: None, action: "org.create", target_type: "organization", target_id: &o.id }
-                    .write(&mut tx, &actor, NONE, Some(&o))
-                    .await?;
+                Audit {
+                    org_id: &o.id,
+                    workspace_id: None,
+                    action: "org.create",
+                    target_type: "organization",
+                    target_id: &o.id,
+                }
+                .write(&mut tx, &actor, NONE, Some(&o))
+                .await?;
                 (o, true)
             }
         };
         let user = match users::get_by_email(&mut tx, &email).await? {
             Some((u, _)) => {
                 users::set_password(&mut tx, &u.id, &hash).await?;
-                Audit { org_id: &org.id, workspace_id: None, action: "user.password.set", target_type: "user", target_id: &u.id }
-                    .write(&mut tx, &actor, NONE, NONE)
-                    .await?;
+                Audit {
+                    org_id: &org.id,
+                    workspace_id: None,
+                    action: "user.password.set",
+                    target_type: "user",
+                    target_id: &u.id,
+                }
+                .write(&mut tx, &actor, NONE, NONE)
+                .await?;
                 u
             }
             None => {
                 let local = email.split('@').next().unwrap_or(&email).to_string();
-                let u = User { id: new_id(), email: email.clone(), name: name.unwrap_or(local), created_at: now() };
+                let u = User {
+                    id: new_id(),
+                    email: email.clone(),
+                    name: name.unwrap_or(local),
+                    created_at: now(),
+                };
                 users::insert(&mut tx, &u, Some(&hash)).await?;
-                Audit { org_id: &org.id, workspace_id: None, action: "user.create", target_type: "user", target_id: &u.id }
-                    .write(&mut tx, &actor, NONE, Some(&u))
-                    .await?;
+                Audit {
+                    org_id: &org.id,
+                    workspace_id: None,
+                    action: "user.create",
+                    target_type: "user",
+                    target_id: &u.id,
+                }
+                .write(&mut tx, &actor, NONE, Some(&u))
+                .await?;
                 u
             }
         };
         let current = orgs::role_of(&mut tx, &org.id, &user.id).await?;
-        let role = if owner { OrgRole::Owner } else { current.unwrap_or(OrgRole::Member) };
+        let role = if owner {
+            OrgRole::Owner
+        } else {
+            current.unwrap_or(OrgRole::Member)
+        };
         if current != Some(role) {
             orgs::set_member(&mut tx, &org.id, &user.id, role).await?;
-            Audit { org_id: &org.id, workspace_id: None, action: "org.member.set", target_type: "user", target_id: &user.id }
-                .write(&mut tx, &actor, current.map(|r| serde_json::json!({"role": r})).as_ref(), Some(&serde_json::json!({"role": role})))
-                .await?;
+            Audit {
+                org_id: &org.id,
+                workspace_id: None,
+                action: "org.member.set",
+                target_type: "user",
+                target_id: &user.id,
+            }
+            .write(
+                &mut tx,
+                &actor,
+                current.map(|r| serde_json::json!({"role": r})).as_ref(),
+                Some(&serde_json::json!({"role": role})),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok((user, org_created))

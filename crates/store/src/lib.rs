@@ -32,7 +32,11 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration {version} ({name}) failed: {source}")]
-    Migration { version: i64, name: &'static str, source: sqlx::Error },
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
     #[error("the database has migration {0}, newer than this binary knows; upgrade Switchboard")]
     TooNew(i64),
 }
@@ -42,7 +46,9 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
         )
     }
 }
@@ -53,7 +59,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         use sqlx::error::ErrorKind;
-        let name = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
+        let name = db
+            .constraint()
+            .map(str::to_string)
+            .unwrap_or_else(|| db.message().to_string());
         match db.kind() {
             ErrorKind::UniqueViolation => return StoreError::Unique { constraint: name },
             ErrorKind::ForeignKeyViolation => return StoreError::ForeignKey(name),
@@ -184,7 +193,8 @@ pub fn timestamp(t: time::OffsetDateTime) -> String {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    t.format(&fmt).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 pub(crate) fn opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {

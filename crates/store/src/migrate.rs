@@ -53,18 +53,23 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
         };
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|source| StoreError::Migration {
-            version: m.version,
-            name: m.name,
-            source,
-        })?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(crate::now())
+        sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
-            .map_err(classify)?;
+            .map_err(|source| StoreError::Migration {
+                version: m.version,
+                name: m.name,
+                source,
+            })?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(crate::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
         done.push(m.version);
     }

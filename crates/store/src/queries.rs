@@ -15,7 +15,10 @@ fn parse<T: std::str::FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<
 
 /// `$start, $start+1, ...` for an `IN (...)` list of `n` values.
 fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub mod orgs {
@@ -31,30 +34,39 @@ pub mod orgs {
     }
 
     pub async fn insert(c: &mut AnyConnection, o: &Organization) -> Result<()> {
-        sqlx::query("INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&o.id)
-            .bind(&o.slug)
-            .bind(&o.name)
-            .bind(&o.created_at)
-            .execute(c)
-            .await
-            .map_err(classify)?;
+        sqlx::query(
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&o.id)
+        .bind(&o.slug)
+        .bind(&o.name)
+        .bind(&o.created_at)
+        .execute(c)
+        .await
+        .map_err(classify)?;
         Ok(())
     }
 
     pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Organization>> {
-        let row = sqlx::query("SELECT * FROM organizations WHERE id = $1").bind(id).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM organizations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn get_by_slug(c: &mut AnyConnection, slug: &str) -> Result<Option<Organization>> {
-        let row =
-            sqlx::query("SELECT * FROM organizations WHERE slug = $1").bind(slug).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn list_all(c: &mut AnyConnection) -> Result<Vec<Organization>> {
-        let rows = sqlx::query("SELECT * FROM organizations ORDER BY slug").fetch_all(c).await?;
+        let rows = sqlx::query("SELECT * FROM organizations ORDER BY slug")
+            .fetch_all(c)
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -67,10 +79,21 @@ pub mod orgs {
         .bind(user_id)
         .fetch_all(c)
         .await?;
-        rows.iter().map(|r| Ok(OrgMembership { org: from_row(r)?, role: parse(r, "role")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(OrgMembership {
+                    org: from_row(r)?,
+                    role: parse(r, "role")?,
+                })
+            })
+            .collect()
     }
 
-    pub async fn role_of(c: &mut AnyConnection, org_id: &str, user_id: &str) -> Result<Option<OrgRole>> {
+    pub async fn role_of(
+        c: &mut AnyConnection,
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<Option<OrgRole>> {
         let row = sqlx::query("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
             .bind(org_id)
             .bind(user_id)
@@ -80,7 +103,12 @@ pub mod orgs {
     }
 
     /// Adds the user to the organisation, or changes their organisation role.
-    pub async fn set_member(c: &mut AnyConnection, org_id: &str, user_id: &str, role: OrgRole) -> Result<()> {
+    pub async fn set_member(
+        c: &mut AnyConnection,
+        org_id: &str,
+        user_id: &str,
+        role: OrgRole,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
@@ -123,7 +151,11 @@ pub mod users {
         })
     }
 
-    pub async fn insert(c: &mut AnyConnection, u: &User, password_hash: Option<&str>) -> Result<()> {
+    pub async fn insert(
+        c: &mut AnyConnection,
+        u: &User,
+        password_hash: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -139,14 +171,25 @@ pub mod users {
     }
 
     pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = $1").bind(id).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// The user and their password hash (None for accounts that cannot log in with a password).
-    pub async fn get_by_email(c: &mut AnyConnection, email: &str) -> Result<Option<(User, Option<String>)>> {
-        let row = sqlx::query("SELECT * FROM users WHERE email = $1").bind(email).fetch_optional(c).await?;
-        row.as_ref().map(|r| Ok((from_row(r)?, opt_str(r, "password_hash")?))).transpose()
+    pub async fn get_by_email(
+        c: &mut AnyConnection,
+        email: &str,
+    ) -> Result<Option<(User, Option<String>)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(c)
+            .await?;
+        row.as_ref()
+            .map(|r| Ok((from_row(r)?, opt_str(r, "password_hash")?)))
+            .transpose()
     }
 
     pub async fn set_password(c: &mut AnyConnection, id: &str, password_hash: &str) -> Result<()> {
@@ -167,7 +210,9 @@ pub mod users {
         .bind(org_id)
         .fetch_all(c)
         .await?;
-        rows.iter().map(|r| Ok((from_row(r)?, parse(r, "role")?))).collect()
+        rows.iter()
+            .map(|r| Ok((from_row(r)?, parse(r, "role")?)))
+            .collect()
     }
 }
 
@@ -214,12 +259,19 @@ pub mod workspaces {
     }
 
     pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(id).execute(c).await.map_err(classify)?;
+        sqlx::query("DELETE FROM workspaces WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
     pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Workspace>> {
-        let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1").bind(id).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
@@ -232,7 +284,10 @@ pub mod workspaces {
     }
 
     /// Workspaces in any of the user's organisations, across organisations.
-    pub async fn list_in_orgs_of_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec<Workspace>> {
+    pub async fn list_in_orgs_of_user(
+        c: &mut AnyConnection,
+        user_id: &str,
+    ) -> Result<Vec<Workspace>> {
         let rows = sqlx::query(
             "SELECT w.* FROM workspaces w JOIN org_members m ON m.org_id = w.org_id \
              WHERE m.user_id = $1 ORDER BY w.name, w.id",
@@ -270,7 +325,12 @@ pub mod members {
                           FROM workspace_members m JOIN users u ON u.id = m.user_id";
 
     /// Adds a member or changes their role.
-    pub async fn upsert(c: &mut AnyConnection, workspace_id: &str, user_id: &str, role: Role) -> Result<()> {
+    pub async fn upsert(
+        c: &mut AnyConnection,
+        workspace_id: &str,
+        user_id: &str,
+        role: Role,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO workspace_members (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
@@ -285,20 +345,28 @@ pub mod members {
         Ok(())
     }
 
-    pub async fn get(c: &mut AnyConnection, workspace_id: &str, user_id: &str) -> Result<Option<Member>> {
-        let row = sqlx::query(&format!("{SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2"))
-            .bind(workspace_id)
-            .bind(user_id)
-            .fetch_optional(c)
-            .await?;
+    pub async fn get(
+        c: &mut AnyConnection,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Member>> {
+        let row = sqlx::query(&format!(
+            "{SELECT} WHERE m.workspace_id = $1 AND m.user_id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(c)
+        .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     pub async fn list(c: &mut AnyConnection, workspace_id: &str) -> Result<Vec<Member>> {
-        let rows = sqlx::query(&format!("{SELECT} WHERE m.workspace_id = $1 ORDER BY u.email"))
-            .bind(workspace_id)
-            .fetch_all(c)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE m.workspace_id = $1 ORDER BY u.email"
+        ))
+        .bind(workspace_id)
+        .fetch_all(c)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -312,7 +380,11 @@ pub mod members {
     }
 
     /// The user's direct roles in any of the given workspaces (a workspace and its ancestors).
-    pub async fn roles_in(c: &mut AnyConnection, user_id: &str, workspace_ids: &[String]) -> Result<Vec<Role>> {
+    pub async fn roles_in(
+        c: &mut AnyConnection,
+        user_id: &str,
+        workspace_ids: &[String],
+    ) -> Result<Vec<Role>> {
         if workspace_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -330,11 +402,14 @@ pub mod members {
 
     /// All of a user's direct workspace roles: (workspace id, role).
     pub async fn of_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec<(String, Role)>> {
-        let rows = sqlx::query("SELECT workspace_id, role FROM workspace_members WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_all(c)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("workspace_id")?, parse(r, "role")?))).collect()
+        let rows =
+            sqlx::query("SELECT workspace_id, role FROM workspace_members WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(c)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("workspace_id")?, parse(r, "role")?)))
+            .collect()
     }
 }
 
@@ -376,16 +451,26 @@ pub mod teams {
     }
 
     pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(c).await?;
+        sqlx::query("DELETE FROM teams WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await?;
         Ok(())
     }
 
     pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Team>> {
-        let row = sqlx::query("SELECT * FROM teams WHERE id = $1").bind(id).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM teams WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn get_by_name(c: &mut AnyConnection, workspace_id: &str, name: &str) -> Result<Option<Team>> {
+    pub async fn get_by_name(
+        c: &mut AnyConnection,
+        workspace_id: &str,
+        name: &str,
+    ) -> Result<Option<Team>> {
         let row = sqlx::query("SELECT * FROM teams WHERE workspace_id = $1 AND name = $2")
             .bind(workspace_id)
             .bind(name)
@@ -416,7 +501,11 @@ pub mod teams {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn remove_member(c: &mut AnyConnection, team_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn remove_member(
+        c: &mut AnyConnection,
+        team_id: &str,
+        user_id: &str,
+    ) -> Result<bool> {
         let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
             .bind(team_id)
             .bind(user_id)
@@ -494,7 +583,11 @@ pub mod sessions {
     }
 
     /// The session's user, if the session exists and has not expired at `now`.
-    pub async fn get_live(c: &mut AnyConnection, token_hash: &str, now: &str) -> Result<Option<SessionRow>> {
+    pub async fn get_live(
+        c: &mut AnyConnection,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
             "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -515,17 +608,26 @@ pub mod sessions {
     }
 
     pub async fn delete(c: &mut AnyConnection, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(c).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(c)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_for_user(c: &mut AnyConnection, user_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(c).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(c)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_expired(c: &mut AnyConnection, now: &str) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(c).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(c)
+            .await?;
         Ok(done.rows_affected())
     }
 }
@@ -562,20 +664,27 @@ pub mod tokens {
     }
 
     pub async fn list_for_user(c: &mut AnyConnection, user_id: &str) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id")
-            .bind(user_id)
-            .fetch_all(c)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id")
+                .bind(user_id)
+                .fetch_all(c)
+                .await?;
         rows.iter().map(from_row).collect()
     }
 
     pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1").bind(id).fetch_optional(c).await?;
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// The live (unrevoked) token with this hash and its user.
-    pub async fn get_live_by_hash(c: &mut AnyConnection, token_hash: &str) -> Result<Option<(ApiToken, User)>> {
+    pub async fn get_live_by_hash(
+        c: &mut AnyConnection,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>> {
         let row = sqlx::query(
             "SELECT t.id AS token_id, t.user_id, t.name AS token_name, t.prefix, t.created_at AS token_created_at, \
                     t.last_used_at, t.revoked_at, u.* \
@@ -602,7 +711,11 @@ pub mod tokens {
     }
 
     pub async fn touch(c: &mut AnyConnection, id: &str, now: &str) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(c).await?;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(c)
+            .await?;
         Ok(())
     }
 
@@ -675,11 +788,17 @@ pub mod audit {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            sql.push_str(&format!(" AND workspace_id IN ({})", placeholders(4, ids.len())));
+            sql.push_str(&format!(
+                " AND workspace_id IN ({})",
+                placeholders(4, ids.len())
+            ));
         }
         sql.push_str(" ORDER BY id DESC LIMIT $3");
         // Ids are UUIDv7 text, so "before" is a plain string comparison; 'g' sorts after hex.
-        let mut q = sqlx::query(&sql).bind(org_id).bind(before.unwrap_or("g")).bind(limit);
+        let mut q = sqlx::query(&sql)
+            .bind(org_id)
+            .bind(before.unwrap_or("g"))
+            .bind(limit);
         for id in workspace_ids.unwrap_or_default() {
             q = q.bind(id);
         }

@@ -19,15 +19,23 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = crate::sqlite_url_for_dir(dir.path());
-                Some(TestDb { url, backend, _dir: Some(dir) })
+                Some(TestDb {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                })
             }
             Backend::Postgres => {
                 let Ok(base) = std::env::var(POSTGRES_ENV) else {
-                    eprintln!("skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test does not run");
+                    eprintln!(
+                        "skipped: {POSTGRES_ENV} is not set, so this PostgreSQL test does not run"
+                    );
                     return None;
                 };
                 let schema = format!("sbt_{}", uuid::Uuid::now_v7().simple());
-                let admin = Store::connect(&base).await.expect("connect to SWITCHBOARD_TEST_POSTGRES_URL");
+                let admin = Store::connect(&base)
+                    .await
+                    .expect("connect to SWITCHBOARD_TEST_POSTGRES_URL");
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
                     .execute(admin.pool())
                     .await
@@ -35,7 +43,11 @@ impl TestDb {
                 admin.close().await;
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-                Some(TestDb { url, backend, _dir: None })
+                Some(TestDb {
+                    url,
+                    backend,
+                    _dir: None,
+                })
             }
         }
     }

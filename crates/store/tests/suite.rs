@@ -5,11 +5,21 @@ use switchboard_core::*;
 use switchboard_store::*;
 
 fn org(slug: &str) -> Organization {
-    Organization { id: new_id(), slug: slug.into(), name: slug.to_uppercase(), created_at: now() }
+    Organization {
+        id: new_id(),
+        slug: slug.into(),
+        name: slug.to_uppercase(),
+        created_at: now(),
+    }
 }
 
 fn user(email: &str) -> User {
-    User { id: new_id(), email: email.into(), name: email.into(), created_at: now() }
+    User {
+        id: new_id(),
+        email: email.into(),
+        name: email.into(),
+        created_at: now(),
+    }
 }
 
 fn ws(org: &Organization, slug: &str, parent: Option<&Workspace>) -> Workspace {

@@ -1,0 +1,271 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use switchboard_core::Role;
+use switchboard_server::{Application, ServerConfig};
+use switchboard_service::ops::{AddMember, CreateTeam, CreateWorkspace};
+use switchboard_service::{Actor, App, ServiceConfig};
+use switchboard_store::testing::TestDb;
+use switchboard_store::Backend;
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn error_field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or("")
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Session { cookie: String, csrf: String },
+}
+
+/// One organisation's people and places, made through the service layer.
+pub struct Org {
+    pub slug: String,
+    pub id: String,
+    pub global: String,
+    pub child: String,
+    pub team: String,
+    /// Bearer token per workspace role held in the parent workspace.
+    pub tokens: Vec<(Role, String, String)>,
+}
+
+impl Org {
+    pub fn token(&self, role: Role) -> Auth {
+        Auth::Bearer(
+            self.tokens
+                .iter()
+                .find(|(r, _, _)| *r == role)
+                .map(|t| t.1.clone())
+                .expect("role token"),
+        )
+    }
+    pub fn user_id(&self, role: Role) -> String {
+        self.tokens
+            .iter()
+            .find(|(r, _, _)| *r == role)
+            .map(|t| t.2.clone())
+            .expect("role user")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = TestDb::new(backend).await?;
+        let app = App::new(db.open().await, ServiceConfig::default());
+        let config = ServerConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        let server = Application::build(app.clone(), config).await.expect("bind");
+        let addr = server.local_addr();
+        tokio::spawn(server.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Some(TestApp {
+            addr,
+            app,
+            client,
+            _db: db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        auth: &Auth,
+    ) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        req = match auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Session { cookie, csrf } => req
+                .header("cookie", format!("sb_session={cookie}"))
+                .header("x-csrf-token", csrf),
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: &Auth) -> Resp {
+        self.request(Method::GET, path, None, auth).await
+    }
+    pub async fn post(&self, path: &str, body: Value, auth: &Auth) -> Resp {
+        self.request(Method::POST, path, Some(body), auth).await
+    }
+    pub async fn patch(&self, path: &str, body: Value, auth: &Auth) -> Resp {
+        self.request(Method::PATCH, path, Some(body), auth).await
+    }
+    pub async fn delete(&self, path: &str, auth: &Auth) -> Resp {
+        self.request(Method::DELETE, path, None, auth).await
+    }
+
+    /// Logs in through the API and returns the session.
+    pub async fn login(&self, email: &str, password: &str) -> Auth {
+        let res = self
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": password}),
+                &Auth::None,
+            )
+            .await;
+        assert_eq!(res.status, 200, "login failed: {}", res.text);
+        let set_cookie = res
+            .headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("cookie")
+            .to_string();
+        let cookie = set_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("sb_session=")
+            .to_string();
+        Auth::Session {
+            cookie,
+            csrf: res.body["csrf_token"].as_str().expect("csrf").to_string(),
+        }
+    }
+
+    /// An organisation with a parent workspace, a child, a team, an owner and one user per
+    /// role in the parent, each with an API token.
+    pub async fn org(&self, slug: &str) -> Org {
+        let app = &self.app;
+        let owner_email = format!("owner@{slug}.example");
+        let (owner, _) = app
+            .cli_add_user(slug, &owner_email, Some("Owner"), PASSWORD, true)
+            .await
+            .unwrap();
+        let cw = |name: &str, s: &str, parent: Option<String>| CreateWorkspace {
+            org: Some(slug.to_string()),
+            name: name.into(),
+            slug: Some(s.into()),
+            parent,
+        };
+        let global = app
+            .create_workspace(&Actor::Cli, cw("Global", &format!("{slug}-global"), None))
+            .await
+            .unwrap();
+        let child = app
+            .create_workspace(
+                &Actor::Cli,
+                cw(
+                    "Child",
+                    &format!("{slug}-child"),
+                    Some(global.workspace.id.clone()),
+                ),
+            )
+            .await
+            .unwrap();
+        let team = app
+            .create_team(
+                &Actor::Cli,
+                &global.workspace.id,
+                CreateTeam {
+                    name: "Support".into(),
+                    function: switchboard_core::TeamFunction::Support,
+                },
+            )
+            .await
+            .unwrap();
+        let mut tokens = Vec::new();
+        let (_, owner_token) = app.create_token(&owner, "test").await.unwrap();
+        tokens.push((Role::Owner, owner_token, owner.id.clone()));
+        for role in Role::ALL.iter().filter(|r| **r != Role::Owner) {
+            let email = format!("{role}@{slug}.example");
+            let m = app
+                .add_member(
+                    &Actor::Cli,
+                    &global.workspace.id,
+                    AddMember {
+                        email: email.clone(),
+                        role: *role,
+                        name: None,
+                        password: Some(PASSWORD.into()),
+                    },
+                )
+                .await
+                .unwrap();
+            let user = app.user_by_email(&email).await.unwrap();
+            let (_, token) = app.create_token(&user, "test").await.unwrap();
+            tokens.push((*role, token, m.user_id));
+        }
+        let org_id = global.org.id.clone();
+        Org {
+            slug: slug.into(),
+            id: org_id,
+            global: global.workspace.id,
+            child: child.workspace.id,
+            team: team.id,
+            tokens,
+        }
+    }
+}
+
+/// `api_test!(name => |app: TestApp| async move { ... })` runs the body on each backend.
+#[macro_export]
+macro_rules! api_test {
+    ($($name:ident => $body:expr;)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn(switchboard_store::Backend::Sqlite).await.unwrap();
+                ($body)(app).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let Some(app) = $crate::helpers::TestApp::spawn(switchboard_store::Backend::Postgres).await else { return };
+                ($body)(app).await;
+            }
+        }
+    )*};
+}

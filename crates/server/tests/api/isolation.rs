@@ -1,0 +1,110 @@
+//! A request for another organisation's object answers exactly like a missing object.
+//! Every API route, every role, against a second organisation.
+
+use crate::api_test;
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use switchboard_core::Role;
+use switchboard_server::api::ROUTES;
+
+struct Ids {
+    org: String,
+    ws: String,
+    team: String,
+    user: String,
+    token: String,
+}
+
+fn fill(path: &str, ids: &Ids) -> String {
+    path.replace("{org}", &ids.org)
+        .replace("{ws}", &ids.ws)
+        .replace("{team}", &ids.team)
+        .replace("{user}", &ids.user)
+        .replace("{token}", &ids.token)
+}
+
+/// A body that passes validation, so the answer can only come from the lookup.
+fn body_for(method: &str, path: &str) -> Option<Value> {
+    Some(match (method, path) {
+        ("PATCH", "/api/v1/workspaces/{ws}") => json!({"name": "Renamed"}),
+        ("POST", "/api/v1/workspaces/{ws}/teams") => {
+            json!({"name": "Intruders", "function": "support"})
+        }
+        ("PATCH", "/api/v1/workspaces/{ws}/teams/{team}") => json!({"name": "Renamed"}),
+        ("POST", "/api/v1/workspaces/{ws}/teams/{team}/members") => {
+            json!({"user": "owner@globex.example"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/members") => {
+            json!({"email": "mole@acme.example", "role": "viewer", "password": "long enough password"})
+        }
+        ("PATCH", "/api/v1/workspaces/{ws}/members/{user}") => json!({"role": "viewer"}),
+        _ => return None,
+    })
+}
+
+api_test! {
+    every_route_every_role_answers_foreign_objects_like_missing_ones => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let globex = app.org("globex").await;
+        let foreign_token_id = app.get("/api/v1/tokens", &globex.token(Role::Owner)).await.body["tokens"][0]["id"].as_str().unwrap().to_string();
+        let foreign = Ids {
+            org: globex.slug.clone(),
+            ws: globex.global.clone(),
+            team: globex.team.clone(),
+            user: globex.user_id(Role::Agent),
+            token: foreign_token_id,
+        };
+        let missing = Ids {
+            org: "no-such-org".into(),
+            ws: switchboard_store::new_id(),
+            team: switchboard_store::new_id(),
+            user: switchboard_store::new_id(),
+            token: switchboard_store::new_id(),
+        };
+        let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
+        let mut checked = 0;
+        for role in Role::ALL {
+            let auth = acme.token(*role);
+            for (method, path) in ROUTES.iter().filter(|(_, p)| p.contains('{')) {
+                let m = Method::from_bytes(method.as_bytes()).unwrap();
+                let want = app.request(m.clone(), &fill(path, &missing), body_for(method, path), &auth).await;
+                assert_eq!(want.status, 404, "{role} {method} {path} (missing): {}", want.text);
+                for ids in [&foreign, &foreign_slug] {
+                    let got = app.request(m.clone(), &fill(path, ids), body_for(method, path), &auth).await;
+                    assert_eq!((got.status, &got.text), (want.status, &want.text), "{role} {method} {path} leaked");
+                    checked += 1;
+                }
+            }
+            // Lists show nothing of the other organisation.
+            let list = app.get("/api/v1/workspaces", &auth).await;
+            assert!(!list.text.contains(&globex.global) && !list.text.contains("globex"), "{role} sees globex: {}", list.text);
+            let me = app.get("/api/v1/me", &auth).await;
+            assert!(!me.text.contains("globex"), "{role} /me mentions globex");
+        }
+        assert!(checked > 150, "walked {checked} requests");
+
+        // And the other organisation's data is untouched.
+        let owner = globex.token(Role::Owner);
+        let ws = app.get(&format!("/api/v1/workspaces/{}", globex.global), &owner).await;
+        assert_eq!(ws.body["name"], "Global");
+        let teams = app.get(&format!("/api/v1/workspaces/{}/teams", globex.global), &owner).await;
+        assert_eq!(teams.body["teams"].as_array().unwrap().len(), 1);
+        assert_eq!(teams.body["teams"][0]["name"], "Support");
+        let members = app.get(&format!("/api/v1/workspaces/{}/members", globex.global), &owner).await;
+        assert_eq!(members.body["members"].as_array().unwrap().len(), Role::ALL.len() - 1);
+        assert!(members.text.contains("\"agent\""));
+        let tokens = app.get("/api/v1/tokens", &owner).await;
+        assert!(tokens.body["tokens"][0]["revoked_at"].is_null());
+    };
+}
+
+fn foreign_clone(i: &Ids) -> Ids {
+    Ids {
+        org: i.org.clone(),
+        ws: i.ws.clone(),
+        team: i.team.clone(),
+        user: i.user.clone(),
+        token: i.token.clone(),
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box API tests: the real application on port 0, a fresh database per test, every
+//! test run against SQLite and (when configured) PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod isolation;
+mod ops;
+mod web;

@@ -1,0 +1,328 @@
+//! The `switchboard` binary as an operator uses it, including next to a running server.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn switchboard");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn err(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path) -> (Server, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Server(child), base)
+}
+
+#[test]
+fn admin_commands_build_an_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let user = ok(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "Root@Example.com",
+            "--org",
+            "initech",
+            "--owner",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    ));
+    assert!(user.contains("\"email\":\"root@example.com\""), "{user}");
+    let ws = ok(run(
+        d,
+        &[
+            "workspace",
+            "add",
+            "--org",
+            "initech",
+            "--name",
+            "Initech Global",
+        ],
+        None,
+    ));
+    assert!(ws.contains("\"slug\":\"initech-global\""), "{ws}");
+    ok(run(
+        d,
+        &[
+            "workspace",
+            "add",
+            "--org",
+            "initech",
+            "--name",
+            "Initech DE",
+            "--parent",
+            "initech-global",
+        ],
+        None,
+    ));
+    let team = ok(run(
+        d,
+        &[
+            "team",
+            "add",
+            "--workspace",
+            "initech/initech-de",
+            "--name",
+            "Support DE",
+            "--function",
+            "support",
+        ],
+        None,
+    ));
+    assert!(team.contains("\"function\":\"support\""));
+    let member = ok(run(
+        d,
+        &[
+            "member",
+            "add",
+            "--workspace",
+            "initech-de",
+            "--email",
+            "milton@example.com",
+            "--role",
+            "agent",
+            "--team",
+            "Support DE",
+            "--password-stdin",
+        ],
+        Some("red stapler 1999\n"),
+    ));
+    assert!(member.contains("\"role\":\"agent\""));
+    let list = ok(run(d, &["workspace", "list"], None));
+    assert_eq!(list.lines().count(), 2);
+    let token = ok(run(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "milton@example.com",
+            "--name",
+            "ci",
+        ],
+        None,
+    ));
+    assert!(token.trim().starts_with("sb_"), "{token}");
+    ok(run(d, &["migrate"], None));
+}
+
+#[test]
+fn bad_input_names_the_problem_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let e = err(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--org",
+            "acme",
+            "--password-stdin",
+        ],
+        Some(""),
+    ));
+    assert!(e.contains("line 1"), "{e}");
+    let e = err(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "a@example.com",
+            "--org",
+            "acme",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    ));
+    assert!(
+        e.contains("password: must be at least 10 characters"),
+        "{e}"
+    );
+    let e = err(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "nope",
+            "--org",
+            "acme",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    ));
+    assert!(e.contains("email:"), "{e}");
+    let e = err(run(
+        d,
+        &[
+            "member",
+            "add",
+            "--workspace",
+            "x",
+            "--email",
+            "a@example.com",
+            "--role",
+            "boss",
+        ],
+        None,
+    ));
+    assert!(e.contains("owner, admin, manager"), "{e}");
+    let e = err(run(
+        d,
+        &["team", "add", "--workspace", "missing-ws", "--name", "T"],
+        None,
+    ));
+    assert!(e.contains("not found"), "{e}");
+    let e = err(run(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "ghost@example.com",
+            "--name",
+            "t",
+        ],
+        None,
+    ));
+    assert!(e.contains("no user"), "{e}");
+}
+
+#[test]
+fn commands_work_while_the_server_runs_on_the_same_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "boss@example.com",
+            "--org",
+            "acme",
+            "--owner",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    ));
+    let (_server, base) = serve(d);
+    let token = ok(run(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "t",
+        ],
+        None,
+    ))
+    .trim()
+    .to_string();
+    ok(run(
+        d,
+        &[
+            "workspace",
+            "add",
+            "--org",
+            "acme",
+            "--name",
+            "Made While Serving",
+        ],
+        None,
+    ));
+    let client = reqwest::blocking::Client::new();
+    let body = client
+        .get(format!("{base}/api/v1/workspaces"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(body.contains("made-while-serving"), "{body}");
+    // And the other way round: the server writes while the CLI reads.
+    let r = client
+        .post(format!("{base}/api/v1/workspaces"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Made Over HTTP"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let list = ok(run(d, &["workspace", "list"], None));
+    assert!(list.contains("made-over-http"), "{list}");
+}
