@@ -399,13 +399,11 @@ mod tests {
         let src = include_str!("api.rs");
         let router =
             &src[src.find("pub fn routes()").unwrap()..src.find("type ApiResult").unwrap()];
+        // rustfmt may wrap a route over several lines; read the router without whitespace.
+        let router: String = router.split_whitespace().collect();
         let mut registered = Vec::new();
-        for line in router
-            .lines()
-            .filter(|l| l.trim_start().starts_with(".route(\""))
-        {
-            let path = line.split('"').nth(1).unwrap();
-            let methods = line.split_once(',').unwrap().1;
+        for seg in router.split(".route(\"").skip(1) {
+            let (path, methods) = seg.split_once('"').unwrap();
             for (m, needle) in [
                 ("GET", "get("),
                 ("POST", "post("),

@@ -67,6 +67,10 @@ pub fn routes() -> Router<AppState> {
             "/static/app.js",
             get(|| async { static_file("text/javascript", include_str!("../static/app.js")) }),
         )
+        .route(
+            "/favicon.ico",
+            get(|| async { static_file("image/svg+xml", include_str!("../static/favicon.svg")) }),
+        )
 }
 
 fn static_file(mime: &'static str, body: &'static str) -> Response {
@@ -242,6 +246,7 @@ impl Ctx {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · Switchboard" }
                     link rel="stylesheet" href="/static/app.css";
+                    link rel="icon" href="/favicon.ico" type="image/svg+xml";
                     script src="/static/app.js" defer {}
                 }
                 body {
@@ -253,9 +258,9 @@ impl Ctx {
                                 @if self.current.is_none() { option value="" selected { "Choose a workspace…" } }
                                 @for m in &self.me.organizations {
                                     optgroup label=(m.org.name) {
-                                        @for w in self.me.workspaces.iter().filter(|w| w.workspace.org_id == m.org.id) {
+                                        @for (depth, w) in tree_order(&self.me.workspaces, &m.org.id) {
                                             option value=(w.workspace.id) selected[self.current.as_ref().is_some_and(|c| c.workspace.id == w.workspace.id)] {
-                                                @if w.workspace.parent_id.is_some() { "— " } (w.workspace.name)
+                                                ("\u{a0}\u{a0}".repeat(depth)) @if depth > 0 { "↳ " } (w.workspace.name)
                                             }
                                         }
                                     }
@@ -325,6 +330,7 @@ fn bare_page(title: &str, status: StatusCode, body: Markup) -> Response {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Switchboard" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="icon" href="/favicon.ico" type="image/svg+xml";
             }
             body { main { (body) } }
         }
@@ -554,8 +560,12 @@ async fn logout(
 // ---- workspaces ----
 
 async fn home(State(state): State<AppState>, user: WebUser) -> Response {
-    match state.app.list_workspaces(&user.actor()).await {
-        Ok(list) => match list.first() {
+    match state.app.me(&user.auth.user).await {
+        Ok(me) => match me.organizations.iter().find_map(|m| {
+            tree_order(&me.workspaces, &m.org.id)
+                .first()
+                .map(|(_, w)| *w)
+        }) {
             Some(w) => Redirect::to(&format!("/w/{}", w.workspace.id)).into_response(),
             None => Redirect::to("/workspaces").into_response(),
         },
@@ -581,10 +591,42 @@ fn urlencode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn ws_tree(list: &[WorkspaceView], parent: Option<&str>, org: &str, depth: usize) -> Markup {
+/// An organisation's visible workspaces parents-first, each with its depth. A workspace
+/// whose parent the caller cannot see starts a tree of its own.
+fn tree_order<'a>(list: &'a [WorkspaceView], org: &str) -> Vec<(usize, &'a WorkspaceView)> {
+    fn walk<'a>(
+        list: &'a [WorkspaceView],
+        node: &'a WorkspaceView,
+        depth: usize,
+        out: &mut Vec<(usize, &'a WorkspaceView)>,
+    ) {
+        out.push((depth, node));
+        if depth < 16 {
+            for c in list
+                .iter()
+                .filter(|w| w.workspace.parent_id.as_deref() == Some(node.workspace.id.as_str()))
+            {
+                walk(list, c, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let roots = list.iter().filter(|w| {
+        w.workspace.org_id == org
+            && w.workspace
+                .parent_id
+                .as_deref()
+                .is_none_or(|p| !list.iter().any(|x| x.workspace.id == p))
+    });
+    for r in roots {
+        walk(list, r, 0, &mut out);
+    }
+    out
+}
+
+fn ws_tree(list: &[WorkspaceView], org: &str) -> Markup {
     html! {
-        @for w in list.iter().filter(|w| w.workspace.org_id == org && w.workspace.parent_id.as_deref() == parent
-            || (depth == 0 && parent.is_none() && w.workspace.org_id == org && w.workspace.parent_id.as_deref().is_some_and(|p| !list.iter().any(|x| x.workspace.id == p)))) {
+        @for (depth, w) in tree_order(list, org) {
             tr {
                 td class={"depth-" (depth.min(6))} {
                     @if depth > 0 { span.muted { "↳ " } }
@@ -593,7 +635,6 @@ fn ws_tree(list: &[WorkspaceView], parent: Option<&str>, org: &str, depth: usize
                 td.mono { (w.workspace.slug) }
                 td { @for r in &w.roles { span.badge { (r) } } }
             }
-            @if depth < 16 { (ws_tree(list, Some(&w.workspace.id), org, depth + 1)) }
         }
     }
 }
@@ -627,7 +668,7 @@ async fn workspaces_page(
                 @if m.role.implied_workspace_role().is_some() { " · " a href={"/orgs/" (m.org.slug) "/audit"} { "organisation audit log" } } }
             table {
                 thead { tr { th { "Workspace" } th { "Slug" } th { "Your roles" } } }
-                tbody #workspace-list { (ws_tree(&ctx.me.workspaces, None, &m.org.id, 0)) }
+                tbody #workspace-list { (ws_tree(&ctx.me.workspaces, &m.org.id)) }
             }
         }
         @if ctx.me.organizations.is_empty() { p { "You are not a member of any organisation yet. Ask an administrator to add you." } }
@@ -638,7 +679,7 @@ async fn workspaces_page(
                     (ctx.csrf_field())
                     div.row {
                         div { label for="ws-name" { "Name" } input #ws-name name="name" required placeholder="Acme FR"; }
-                        div { label for="ws-slug" { "Slug (optional)" } input #ws-slug name="slug" placeholder="acme-fr" pattern="[a-z0-9-]{2,48}"; }
+                        div { label for="ws-slug" { "Slug (optional)" } input #ws-slug name="slug" placeholder="acme-fr" pattern="[a-z0-9\\-]{2,48}"; }
                         div {
                             label for="ws-parent" { "Parent (centre of excellence)" }
                             select #ws-parent name="parent" {
@@ -722,7 +763,10 @@ async fn workspace_page(
         div.card {
             p {
                 "Organisation: " strong { (w.org.name) }
-                " · Parent: " @if let Some(p) = &w.parent { a href={"/w/" (p.id)} { (p.name) } } @else { span.muted { "none (top level)" } }
+                " · Parent (centre of excellence): "
+                @if let Some(p) = &w.parent {
+                    @if ctx.me.workspaces.iter().any(|x| x.workspace.id == p.id) { a href={"/w/" (p.id)} { (p.name) } } @else { (p.name) }
+                } @else { span.muted { "none (top level)" } }
                 @if !w.children.is_empty() {
                     " · Children: " @for (i, c) in w.children.iter().enumerate() { @if i > 0 { ", " } a href={"/w/" (c.id)} { (c.name) } }
                 }
@@ -902,6 +946,7 @@ async fn team_page(
     let manage = ctx.can(Permission::TeamsManage);
     let body = html! {
         (ctx.workspace_tabs("overview"))
+        p { a href=(ctx.ws_path()) { "← All teams" } }
         h2 { "Team " (view.team.name) " " span.badge { (view.team.function) } }
         table {
             thead { tr { th { "Name" } th { "E-mail" } th { "Since" } @if manage { th {} } } }
@@ -924,7 +969,7 @@ async fn team_page(
                     (ctx.csrf_field())
                     div.row {
                         div {
-                            label for="tm-user" { "Person (e-mail of someone with a role in this workspace)" }
+                            label for="tm-user" { "E-mail of a workspace member" }
                             input #tm-user name="user" list="ws-members" required type="email" placeholder="name@example.com";
                             datalist #ws-members { @for m in &members { option value=(m.email) { (m.name) } } }
                         }
@@ -1211,9 +1256,9 @@ fn audit_table(entries: &[switchboard_core::AuditEntry], next: Option<String>) -
                         td.mono { (e.created_at.replace('T', " ").trim_end_matches('Z')) }
                         td { (e.actor) }
                         td { span.badge { (e.action) } }
-                        td.mono { (e.target_type) " " (e.target_id) }
-                        td { @if let Some(b) = &e.before { pre.json { (serde_json::to_string_pretty(b).unwrap_or_default()) } } }
-                        td { @if let Some(a) = &e.after { pre.json { (serde_json::to_string_pretty(a).unwrap_or_default()) } } }
+                        td { (e.target_type) " " (target_label(e)) br; span.muted.mono { (e.target_id) } }
+                        td { @if let Some(b) = &e.before { details { summary { "before" } pre.json { (serde_json::to_string_pretty(b).unwrap_or_default()) } } } }
+                        td { @if let Some(a) = &e.after { details { summary { "after" } pre.json { (serde_json::to_string_pretty(a).unwrap_or_default()) } } } }
                     }
                 }
                 @if entries.is_empty() { tr { td colspan="6" .muted { "Nothing recorded yet." } } }
@@ -1221,6 +1266,20 @@ fn audit_table(entries: &[switchboard_core::AuditEntry], next: Option<String>) -
         }
         @if let Some(n) = next { p { a href={"?before=" (n)} { "Older entries →" } } }
     }
+}
+
+/// What people call the target: its name or e-mail address as recorded in the entry.
+fn target_label(e: &switchboard_core::AuditEntry) -> String {
+    [&e.after, &e.before]
+        .into_iter()
+        .flatten()
+        .find_map(|v| {
+            v.get("name")
+                .or_else(|| v.get("email"))
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
 }
 
 const AUDIT_PAGE: i64 = 50;

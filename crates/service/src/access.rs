@@ -47,6 +47,9 @@ pub struct Access {
     pub orgs: Vec<OrgMembership>,
     /// Visible workspaces only, ordered by name.
     pub workspaces: Vec<WorkspaceAccess>,
+    /// Every workspace of the caller's organisations, visible or not: only for naming a
+    /// parent to the members of its children.
+    pub org_workspaces: Vec<Workspace>,
 }
 
 impl Access {
@@ -119,6 +122,7 @@ impl Access {
         Ok(Access {
             orgs: org_list,
             workspaces: visible,
+            org_workspaces: all_ws,
         })
     }
 

@@ -29,7 +29,7 @@ pub struct WorkspaceView {
     #[serde(flatten)]
     pub workspace: Workspace,
     pub org: OrgRef,
-    /// The parent, when the caller can see it.
+    /// The parent (centre of excellence), named even when the caller has no role there.
     pub parent: Option<WorkspaceRef>,
     pub children: Vec<WorkspaceRef>,
     pub roles: Vec<Role>,
@@ -176,8 +176,8 @@ impl App {
             parent: w
                 .parent_id
                 .as_deref()
-                .and_then(|p| access.workspaces.iter().find(|x| x.workspace.id == p))
-                .map(|p| r(&p.workspace)),
+                .and_then(|p| access.org_workspaces.iter().find(|x| x.id == p))
+                .map(r),
             children: access
                 .workspaces
                 .iter()

@@ -95,6 +95,7 @@ api_test! {
         let session = app.login("jun@acme.example", "long enough pw").await;
         let mine = app.get("/api/v1/workspaces", &session).await;
         assert_eq!(mine.body["workspaces"].as_array().unwrap().len(), 1);
+        assert_eq!(mine.body["workspaces"][0]["parent"]["name"], "Global", "the centre of excellence is named to its children's members");
         assert_eq!(app.get(&format!("/api/v1/workspaces/{}", acme.global), &session).await.status, 404);
 
         let team = app.post(&format!("/api/v1/workspaces/{}/teams", acme.child), json!({"name": "Support KR", "function": "support"}), &admin).await;

@@ -107,3 +107,13 @@ api_test! {
         }
     };
 }
+
+api_test! {
+    static_assets_are_served => |app: TestApp| async move {
+        for (path, mime) in [("/static/app.css", "text/css"), ("/static/app.js", "text/javascript"), ("/favicon.ico", "image/svg+xml")] {
+            let r = app.get(path, &Auth::None).await;
+            assert_eq!(r.status, 200, "{path}");
+            assert_eq!(r.headers["content-type"], mime);
+        }
+    };
+}
