@@ -132,6 +132,8 @@ impl App {
         let csrf_token = random_token(32);
         let expires = time::OffsetDateTime::now_utc() + self.config.session_ttl;
         let mut tx = self.store.write().await?;
+        // Logins are rare enough to carry the clean-up of sessions that have run out.
+        sessions::delete_expired(&mut tx, &now()).await?;
         sessions::insert(
             &mut tx,
             &secret_hash(&token),

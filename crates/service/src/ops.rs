@@ -849,6 +849,8 @@ impl App {
         let user = match users::get_by_email(&mut tx, &email).await? {
             Some((u, _)) => {
                 users::set_password(&mut tx, &u.id, &hash).await?;
+                // A reset password signs the user out everywhere.
+                switchboard_store::sessions::delete_for_user(&mut tx, &u.id).await?;
                 Audit {
                     org_id: &org.id,
                     workspace_id: None,

@@ -137,3 +137,15 @@ api_test! {
         assert_eq!(r.status, 401);
     };
 }
+
+api_test! {
+    resetting_a_password_signs_the_user_out_everywhere => |app: TestApp| async move {
+        app.org("acme").await;
+        let session = app.login("owner@acme.example", PASSWORD).await;
+        app.app.cli_add_user("acme", "owner@acme.example", None, "a brand new password", true).await.unwrap();
+        assert_eq!(app.get("/api/v1/me", &session).await.status, 401);
+        let old = app.post("/api/v1/auth/login", json!({"email": "owner@acme.example", "password": PASSWORD}), &Auth::None).await;
+        assert_eq!(old.status, 401);
+        app.login("owner@acme.example", "a brand new password").await;
+    };
+}
