@@ -1,10 +1,12 @@
 //! Domain types shared by every layer. Nothing here performs I/O.
 
 pub mod error;
+pub mod item;
 pub mod model;
 pub mod role;
 pub mod validate;
 
 pub use error::{ErrorCode, ValidationError};
+pub use item::{Author, ItemKind, Metrics, Network, NewItem};
 pub use model::*;
 pub use role::{Permission, Role, TeamFunction};

@@ -2,9 +2,8 @@
 //! this file (a test keeps it identical) and the service layer checks every action against it.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
+/// A closed set of lowercase names: serde, Display, FromStr (case-insensitive, errors list the choices).
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $s:literal),* $(,)? }) => {
         $(#[$meta])*
@@ -19,11 +18,11 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
                 match s.trim().to_ascii_lowercase().as_str() {
@@ -38,6 +37,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// A member's role in a workspace.

@@ -1,0 +1,98 @@
+//! The one item model every network's posts, comments, replies, mentions, direct messages and
+//! reviews are normalised into. `NewItem` is what importers and connectors produce (and the
+//! shape of Switchboard's own NDJSON import format); `Item` is what is stored, with enrichment.
+
+use serde::{Deserialize, Serialize};
+
+crate::role::string_enum!(
+    /// Where an item was published.
+    Network {
+        Mastodon => "mastodon",
+        Bluesky => "bluesky",
+        X => "x",
+        Facebook => "facebook",
+        Instagram => "instagram",
+        Linkedin => "linkedin",
+        Youtube => "youtube",
+        Tiktok => "tiktok",
+        Reddit => "reddit",
+        Reviews => "reviews",
+        Web => "web",
+        Other => "other",
+    }
+);
+
+crate::role::string_enum!(
+    /// What kind of thing an item is.
+    ItemKind {
+        Post => "post",
+        Reply => "reply",
+        Comment => "comment",
+        Mention => "mention",
+        DirectMessage => "direct_message",
+        Review => "review",
+    }
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    /// The network's stable id for the account.
+    pub id: String,
+    /// The handle as people type it, without a leading `@` (e.g. `alice@mastodon.social`).
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub followers: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    #[serde(default)]
+    pub likes: i64,
+    #[serde(default)]
+    pub shares: i64,
+    #[serde(default)]
+    pub replies: i64,
+}
+
+/// An item as an importer or connector produces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    pub network: Network,
+    /// The network's id for the item; unique per workspace and network.
+    pub external_id: String,
+    pub kind: ItemKind,
+    pub author: Author,
+    /// Plain text: HTML stripped, entities kept as text.
+    pub text: String,
+    #[serde(default)]
+    pub hashtags: Vec<String>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// Links with tracking parameters (utm_*, fbclid, ...) removed.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// ISO 639-1 as declared by the network, if it declares one.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The external id of the item this one answers.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// The external id of the conversation's first item.
+    #[serde(default)]
+    pub root_id: Option<String>,
+    #[serde(default)]
+    pub metrics: Metrics,
+    /// The payload as received, kept for audit.
+    #[serde(default)]
+    pub raw: Option<serde_json::Value>,
+}
