@@ -1,0 +1,1 @@
+//! Enrichment: see the crate description.

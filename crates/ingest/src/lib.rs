@@ -1,0 +1,1 @@
+//! Format readers: see the crate description.
