@@ -96,3 +96,60 @@ pub struct NewItem {
     #[serde(default)]
     pub raw: Option<serde_json::Value>,
 }
+
+/// What Switchboard adds to an item: detected language, sentiment, intents and the
+/// workspace dictionary tags (products, competitors) found in it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Enrichment {
+    pub lang: Option<String>,
+    /// positive, neutral or negative.
+    pub sentiment: String,
+    /// -1.0 (very negative) to 1.0 (very positive).
+    pub sentiment_score: f64,
+    pub intents: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// A stored item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub workspace_id: String,
+    pub network: Network,
+    pub external_id: String,
+    pub kind: ItemKind,
+    pub author: Author,
+    pub text: String,
+    pub hashtags: Vec<String>,
+    pub mentions: Vec<String>,
+    pub urls: Vec<String>,
+    pub lang: Option<String>,
+    pub created_at: String,
+    pub url: Option<String>,
+    pub parent_id: Option<String>,
+    pub root_id: Option<String>,
+    pub metrics: Metrics,
+    pub sentiment: Sentiment,
+    pub intents: Vec<String>,
+    pub tags: Vec<String>,
+    pub ingested_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sentiment {
+    pub label: String,
+    pub score: f64,
+}
+
+/// A signed webhook that pushes items into a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestSource {
+    pub id: String,
+    pub workspace_id: String,
+    /// The `{source}` in `/api/v1/workspaces/{ws}/ingest/{source}`.
+    pub name: String,
+    /// The body format: `ndjson` (Switchboard items) or a network format name.
+    pub format: String,
+    pub created_at: String,
+}

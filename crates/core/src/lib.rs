@@ -7,6 +7,8 @@ pub mod role;
 pub mod validate;
 
 pub use error::{ErrorCode, ValidationError};
-pub use item::{Author, ItemKind, Metrics, Network, NewItem};
+pub use item::{
+    Author, Enrichment, IngestSource, Item, ItemKind, Metrics, Network, NewItem, Sentiment,
+};
 pub use model::*;
 pub use role::{Permission, Role, TeamFunction};

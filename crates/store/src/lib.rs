@@ -6,6 +6,7 @@
 //! functions in the modules below take `&mut AnyConnection`, so a service can put a change
 //! and its audit entry in one transaction.
 
+pub mod items;
 mod migrate;
 pub mod queries;
 

@@ -12,12 +12,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "items",
+        sqlite: include_str!("../migrations/sqlite/0002_items.sql"),
+        postgres: include_str!("../migrations/postgres/0002_items.sql"),
+    },
+];
 
 /// Applies pending migrations; returns the versions it applied.
 pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {

@@ -177,3 +177,104 @@ backend_tests! {
         assert_eq!(w0.len(), 3);
     };
 }
+
+fn item(ext: &str, text: &str) -> items::ItemWrite {
+    let item = NewItem {
+        network: Network::Mastodon,
+        external_id: ext.into(),
+        kind: ItemKind::Post,
+        author: Author {
+            id: "a1".into(),
+            handle: "ann@example.social".into(),
+            display_name: "Ann".into(),
+            followers: Some(10),
+        },
+        text: text.into(),
+        hashtags: vec!["release".into()],
+        mentions: vec![],
+        urls: vec!["https://example.com/x".into()],
+        lang: Some("de".into()),
+        created_at: format!("2026-11-0{}T10:00:00.000Z", 1 + ext.len() % 9),
+        url: None,
+        parent_id: None,
+        root_id: None,
+        metrics: Metrics {
+            likes: 1,
+            shares: 2,
+            replies: 3,
+        },
+        raw: Some(serde_json::json!({"id": ext})),
+    };
+    let enrichment = Enrichment {
+        lang: Some("de".into()),
+        sentiment: "negative".into(),
+        sentiment_score: -0.5,
+        intents: vec!["complaint".into()],
+        tags: vec![],
+    };
+    items::ItemWrite {
+        content_hash: format!("{ext}:{text}"),
+        item,
+        enrichment,
+    }
+}
+
+async fn workspace_for_items(store: &Store) -> Workspace {
+    let mut tx = store.write().await.unwrap();
+    let a = org("acme");
+    orgs::insert(&mut tx, &a).await.unwrap();
+    let w = ws(&a, "global", None);
+    workspaces::insert(&mut tx, &w).await.unwrap();
+    tx.commit().await.unwrap();
+    w
+}
+
+backend_tests! {
+    items_upsert_counts_new_updated_unchanged => |store: Store| async move {
+        let w = workspace_for_items(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let c = items::upsert_batch(&mut tx, &w.id, vec![item("1", "Die App stürzt ab 😡"), item("2", "배송이 늦어요")]).await.unwrap();
+        assert_eq!(c, items::UpsertCounts { imported: 2, updated: 0, unchanged: 0 });
+        let c = items::upsert_batch(&mut tx, &w.id, vec![item("1", "Die App stürzt ab 😡"), item("2", "배송이 너무 늦어요"), item("3", "好")]).await.unwrap();
+        assert_eq!(c, items::UpsertCounts { imported: 1, updated: 1, unchanged: 1 });
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert_eq!(items::count(&mut c, &w.id).await.unwrap(), 3);
+        let two = items::get_by_external(&mut c, &w.id, "mastodon", "2").await.unwrap().unwrap();
+        assert_eq!(two.text, "배송이 너무 늦어요");
+        assert_eq!(two.hashtags, vec!["release".to_string()]);
+        assert_eq!(two.sentiment.score, -0.5);
+        assert_eq!(two.author.followers, Some(10));
+        assert_eq!(items::raw(&mut c, &w.id, &two.id).await.unwrap().unwrap(), "{\"id\":\"2\"}");
+    };
+
+    items_batches_larger_than_a_statement_and_duplicates_within_a_batch => |store: Store| async move {
+        let w = workspace_for_items(&store).await;
+        let mut batch: Vec<_> = (0..(items::CHUNK * 2 + 7)).map(|i| item(&format!("n{i}"), "x")).collect();
+        batch.push(item("n0", "edited in the same batch"));
+        let mut tx = store.write().await.unwrap();
+        let c = items::upsert_batch(&mut tx, &w.id, batch).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(c.imported as usize, items::CHUNK * 2 + 7);
+        let mut c = store.read().await.unwrap();
+        assert_eq!(items::get_by_external(&mut c, &w.id, "mastodon", "n0").await.unwrap().unwrap().text, "edited in the same batch");
+        let page = items::list_recent(&mut c, &w.id, None, 5).await.unwrap();
+        assert_eq!(page.len(), 5);
+        let last = page.last().unwrap();
+        let next = items::list_recent(&mut c, &w.id, Some((&last.created_at, &last.id)), 5).await.unwrap();
+        assert!(next.iter().all(|i| (i.created_at.as_str(), i.id.as_str()) < (last.created_at.as_str(), last.id.as_str())));
+    };
+
+    delivery_ids_are_recorded_once => |store: Store| async move {
+        let w = workspace_for_items(&store).await;
+        let s = IngestSource { id: new_id(), workspace_id: w.id.clone(), name: "crm".into(), format: "ndjson".into(), created_at: now() };
+        let mut tx = store.write().await.unwrap();
+        items::sources::insert(&mut tx, &s, "sealed", "k1").await.unwrap();
+        assert!(items::sources::record_delivery(&mut tx, &s.id, "d-1", 3).await.unwrap());
+        assert!(!items::sources::record_delivery(&mut tx, &s.id, "d-1", 3).await.unwrap());
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let (got, sealed, key) = items::sources::get_by_name(&mut c, &w.id, "crm").await.unwrap().unwrap();
+        assert_eq!((got, sealed.as_str(), key.as_str()), (s, "sealed", "k1"));
+    };
+}

@@ -1,0 +1,444 @@
+//! Items, written in batches: one statement per few hundred items, never a transaction per item.
+
+use crate::{classify, opt_str, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use switchboard_core::{Author, Enrichment, IngestSource, Item, Metrics, NewItem, Sentiment};
+
+/// An item ready to store: what the network said, what enrichment found, and a hash of the
+/// former to tell an unchanged re-delivery from an update.
+#[derive(Debug, Clone)]
+pub struct ItemWrite {
+    pub item: NewItem,
+    pub enrichment: Enrichment,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UpsertCounts {
+    pub imported: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl UpsertCounts {
+    pub fn add(&mut self, o: UpsertCounts) {
+        self.imported += o.imported;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+const COLUMNS: &[&str] = &[
+    "id",
+    "workspace_id",
+    "network",
+    "external_id",
+    "kind",
+    "author_id",
+    "author_handle",
+    "author_name",
+    "author_followers",
+    "text",
+    "hashtags",
+    "mentions",
+    "urls",
+    "lang",
+    "created_at",
+    "url",
+    "parent_id",
+    "root_id",
+    "likes",
+    "shares",
+    "replies",
+    "sentiment",
+    "sentiment_score",
+    "intents",
+    "tags",
+    "raw",
+    "content_hash",
+    "ingested_at",
+    "updated_at",
+];
+
+/// Rows per statement: 29 columns x 400 rows stays under both backends' parameter limits.
+pub const CHUNK: usize = 400;
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Inserts new items and updates changed ones; a repeated (network, external id) within
+/// the batch keeps its last version.
+pub async fn upsert_batch(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    batch: Vec<ItemWrite>,
+) -> Result<UpsertCounts> {
+    let mut last: HashMap<(String, String), usize> = HashMap::new();
+    for (i, w) in batch.iter().enumerate() {
+        last.insert(
+            (
+                w.item.network.as_str().to_string(),
+                w.item.external_id.clone(),
+            ),
+            i,
+        );
+    }
+    let batch: Vec<ItemWrite> = batch
+        .into_iter()
+        .enumerate()
+        .filter(|(i, w)| {
+            last.get(&(
+                w.item.network.as_str().to_string(),
+                w.item.external_id.clone(),
+            )) == Some(i)
+        })
+        .map(|(_, w)| w)
+        .collect();
+    let mut counts = UpsertCounts::default();
+    for chunk in batch.chunks(CHUNK) {
+        counts.add(upsert_chunk(c, workspace_id, chunk).await?);
+    }
+    Ok(counts)
+}
+
+async fn upsert_chunk(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    chunk: &[ItemWrite],
+) -> Result<UpsertCounts> {
+    let sql = format!(
+        "SELECT network, external_id, content_hash FROM items WHERE workspace_id = $1 AND external_id IN ({})",
+        (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(workspace_id);
+    for w in chunk {
+        q = q.bind(&w.item.external_id);
+    }
+    let existing: HashMap<(String, String), String> = q
+        .fetch_all(&mut *c)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                (r.try_get("network")?, r.try_get("external_id")?),
+                r.try_get("content_hash")?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut counts = UpsertCounts::default();
+    let mut writes = Vec::new();
+    for w in chunk {
+        match existing.get(&(
+            w.item.network.as_str().to_string(),
+            w.item.external_id.clone(),
+        )) {
+            None => {
+                counts.imported += 1;
+                writes.push(w);
+            }
+            Some(h) if *h != w.content_hash => {
+                counts.updated += 1;
+                writes.push(w);
+            }
+            Some(_) => counts.unchanged += 1,
+        }
+    }
+    if writes.is_empty() {
+        return Ok(counts);
+    }
+    let now = crate::now();
+    let n = COLUMNS.len();
+    let values = (0..writes.len())
+        .map(|r| {
+            format!(
+                "({})",
+                (1..=n)
+                    .map(|i| format!("${}", r * n + i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // On conflict everything the network can change is replaced; id and ingested_at stay.
+    let updates = COLUMNS
+        .iter()
+        .filter(|c| {
+            !matches!(
+                **c,
+                "id" | "workspace_id" | "network" | "external_id" | "ingested_at"
+            )
+        })
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO items ({}) VALUES {values} ON CONFLICT (workspace_id, network, external_id) DO UPDATE SET {updates}",
+        COLUMNS.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for w in writes {
+        let (i, e) = (&w.item, &w.enrichment);
+        q = q
+            .bind(crate::new_id())
+            .bind(workspace_id)
+            .bind(i.network.as_str())
+            .bind(&i.external_id)
+            .bind(i.kind.as_str())
+            .bind(&i.author.id)
+            .bind(&i.author.handle)
+            .bind(&i.author.display_name)
+            .bind(i.author.followers)
+            .bind(&i.text)
+            .bind(json_list(&i.hashtags))
+            .bind(json_list(&i.mentions))
+            .bind(json_list(&i.urls))
+            .bind(e.lang.as_deref())
+            .bind(&i.created_at)
+            .bind(i.url.as_deref())
+            .bind(i.parent_id.as_deref())
+            .bind(i.root_id.as_deref())
+            .bind(i.metrics.likes)
+            .bind(i.metrics.shares)
+            .bind(i.metrics.replies)
+            .bind(&e.sentiment)
+            .bind(e.sentiment_score)
+            .bind(json_list(&e.intents))
+            .bind(json_list(&e.tags))
+            .bind(i.raw.as_ref().map(|r| r.to_string()))
+            .bind(&w.content_hash)
+            .bind(&now)
+            .bind(&now);
+    }
+    q.execute(&mut *c).await.map_err(classify)?;
+    Ok(counts)
+}
+
+fn list(r: &AnyRow, col: &str) -> Result<Vec<String>> {
+    let s: String = r.try_get(col)?;
+    Ok(serde_json::from_str(&s).unwrap_or_default())
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(r: &AnyRow, col: &str) -> Result<T> {
+    let s: String = r.try_get(col)?;
+    s.parse().map_err(|e: String| {
+        crate::StoreError::Db(sqlx::Error::Decode(format!("column {col}: {e}").into()))
+    })
+}
+
+fn from_row(r: &AnyRow) -> Result<Item> {
+    Ok(Item {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        network: parse(r, "network")?,
+        external_id: r.try_get("external_id")?,
+        kind: parse(r, "kind")?,
+        author: Author {
+            id: r.try_get("author_id")?,
+            handle: r.try_get("author_handle")?,
+            display_name: r.try_get("author_name")?,
+            followers: r.try_get("author_followers")?,
+        },
+        text: r.try_get("text")?,
+        hashtags: list(r, "hashtags")?,
+        mentions: list(r, "mentions")?,
+        urls: list(r, "urls")?,
+        lang: opt_str(r, "lang")?,
+        created_at: r.try_get("created_at")?,
+        url: opt_str(r, "url")?,
+        parent_id: opt_str(r, "parent_id")?,
+        root_id: opt_str(r, "root_id")?,
+        metrics: Metrics {
+            likes: r.try_get("likes")?,
+            shares: r.try_get("shares")?,
+            replies: r.try_get("replies")?,
+        },
+        sentiment: Sentiment {
+            label: r.try_get("sentiment")?,
+            score: r.try_get("sentiment_score")?,
+        },
+        intents: list(r, "intents")?,
+        tags: list(r, "tags")?,
+        ingested_at: r.try_get("ingested_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const SELECT: &str = "SELECT id, workspace_id, network, external_id, kind, author_id, author_handle, author_name, \
+    author_followers, text, hashtags, mentions, urls, lang, created_at, url, parent_id, root_id, likes, shares, \
+    replies, sentiment, sentiment_score, intents, tags, ingested_at, updated_at FROM items";
+
+pub async fn get(c: &mut AnyConnection, workspace_id: &str, id: &str) -> Result<Option<Item>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE workspace_id = $1 AND id = $2"))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn get_by_external(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    network: &str,
+    external_id: &str,
+) -> Result<Option<Item>> {
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE workspace_id = $1 AND network = $2 AND external_id = $3"
+    ))
+    .bind(workspace_id)
+    .bind(network)
+    .bind(external_id)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Newest first; `before` is a (created_at, id) cursor from the previous page's last item.
+pub async fn list_recent(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    before: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<Item>> {
+    let rows = match before {
+        Some((ts, id)) => {
+            sqlx::query(&format!(
+                "{SELECT} WHERE workspace_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            ))
+            .bind(workspace_id)
+            .bind(ts)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!("{SELECT} WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"))
+                .bind(workspace_id)
+                .bind(limit)
+                .fetch_all(c)
+                .await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn count(c: &mut AnyConnection, workspace_id: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM items WHERE workspace_id = $1")
+        .bind(workspace_id)
+        .fetch_one(c)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// The payload as received, kept for audit.
+pub async fn raw(c: &mut AnyConnection, workspace_id: &str, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT raw FROM items WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row
+        .as_ref()
+        .map(|r| opt_str(r, "raw"))
+        .transpose()?
+        .flatten())
+}
+
+pub mod sources {
+    use super::*;
+
+    fn from_row(r: &AnyRow) -> Result<(IngestSource, String, String)> {
+        Ok((
+            IngestSource {
+                id: r.try_get("id")?,
+                workspace_id: r.try_get("workspace_id")?,
+                name: r.try_get("name")?,
+                format: r.try_get("format")?,
+                created_at: r.try_get("created_at")?,
+            },
+            r.try_get("secret_sealed")?,
+            r.try_get("key_id")?,
+        ))
+    }
+
+    pub async fn insert(
+        c: &mut AnyConnection,
+        s: &IngestSource,
+        sealed: &str,
+        key_id: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ingest_sources (id, workspace_id, name, format, secret_sealed, key_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(&s.workspace_id)
+        .bind(&s.name)
+        .bind(&s.format)
+        .bind(sealed)
+        .bind(key_id)
+        .bind(&s.created_at)
+        .execute(c)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    /// The source with its sealed secret and key id.
+    pub async fn get_by_name(
+        c: &mut AnyConnection,
+        workspace_id: &str,
+        name: &str,
+    ) -> Result<Option<(IngestSource, String, String)>> {
+        let row = sqlx::query("SELECT * FROM ingest_sources WHERE workspace_id = $1 AND name = $2")
+            .bind(workspace_id)
+            .bind(name)
+            .fetch_optional(c)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list(c: &mut AnyConnection, workspace_id: &str) -> Result<Vec<IngestSource>> {
+        let rows =
+            sqlx::query("SELECT * FROM ingest_sources WHERE workspace_id = $1 ORDER BY name")
+                .bind(workspace_id)
+                .fetch_all(c)
+                .await?;
+        rows.iter().map(|r| from_row(r).map(|t| t.0)).collect()
+    }
+
+    pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM ingest_sources WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a delivery; false when this delivery id was already ingested.
+    pub async fn record_delivery(
+        c: &mut AnyConnection,
+        source_id: &str,
+        delivery_id: &str,
+        items: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO ingest_deliveries (source_id, delivery_id, received_at, items) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (source_id, delivery_id) DO NOTHING",
+        )
+        .bind(source_id)
+        .bind(delivery_id)
+        .bind(crate::now())
+        .bind(items)
+        .execute(c)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
