@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use switchboard_core::{Role, TeamFunction};
 use switchboard_server::{Application, ServerConfig};
 use switchboard_service::ops::{AddMember, AddTeamMember, CreateTeam, CreateWorkspace};
+use switchboard_service::secrets::SecretBox;
 use switchboard_service::{Actor, App, ServiceConfig, ServiceError};
 use switchboard_store::Store;
 
@@ -36,6 +37,9 @@ struct Global {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// 32-byte key (64 hex digits or base64) sealing stored secrets; default: DATA_DIR/secret.key, created on first use.
+    #[arg(long, global = true, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -218,12 +222,50 @@ fn database_url(global: &Global, data_dir: &Path) -> Result<String> {
     }
 }
 
+/// The key that seals stored secrets: from configuration, else the data dir's key file,
+/// created (readable by the owner only) the first time.
+fn secret_box(global: &Global, data_dir: &Path) -> Result<SecretBox> {
+    if let Some(k) = &global.secret_key {
+        return SecretBox::parse_key(k).map(SecretBox::new).map_err(|e| anyhow::anyhow!("--secret-key: {e}"));
+    }
+    let path = data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretBox::parse_key(&text).map(SecretBox::new).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            let mut key = [0u8; 32];
+            getrandom(&mut key)?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            match opts.open(&path) {
+                Ok(mut f) => {
+                    f.write_all(SecretBox::encode_key(&key).as_bytes())?;
+                    f.sync_all()?;
+                    Ok(SecretBox::new(key))
+                }
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => secret_box(global, data_dir),
+                Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf)).context("cannot read random bytes")
+}
+
 async fn open(global: &Global, data_dir: &Path) -> Result<App> {
+    let secrets = secret_box(global, data_dir)?;
     let url = database_url(global, data_dir)?;
     let store = Store::open(&url)
         .await
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
-    Ok(App::new(store, ServiceConfig::default()))
+    Ok(App::new(store, ServiceConfig { secrets, ..ServiceConfig::default() }))
 }
 
 fn read_password_line() -> Result<String> {

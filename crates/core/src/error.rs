@@ -36,6 +36,7 @@ error_codes! {
     PayloadTooLarge => "payload_too_large", 413, "The body is larger than 1 MiB.";
     Unauthenticated => "unauthenticated", 401, "No valid session cookie or bearer token was presented.";
     InvalidCredentials => "invalid_credentials", 401, "The e-mail address or password is wrong.";
+    InvalidSignature => "invalid_signature", 401, "A signed webhook delivery's signature is missing or wrong, its source unknown, or its timestamp more than 300 s from now.";
     CsrfFailed => "csrf_failed", 403, "A cookie-authenticated write lacked a valid CSRF token (form field `csrf_token` or header `X-CSRF-Token`).";
     Forbidden => "forbidden", 403, "The caller can see the object but their role does not allow this action.";
     NotFound => "not_found", 404, "No such object, or it belongs to an organisation or workspace the caller cannot see.";

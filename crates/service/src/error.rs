@@ -19,6 +19,8 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("wrong e-mail address or password")]
     InvalidCredentials,
+    #[error("{0}")]
+    InvalidSignature(String),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error: {0}")]
@@ -53,6 +55,7 @@ impl ServiceError {
             ServiceError::Conflict { .. } => ErrorCode::Conflict,
             ServiceError::Unauthenticated => ErrorCode::Unauthenticated,
             ServiceError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ServiceError::InvalidSignature(_) => ErrorCode::InvalidSignature,
             ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
             ServiceError::Internal(_) => ErrorCode::Internal,
             ServiceError::Store(e) if e.is_unavailable() => ErrorCode::Unavailable,

@@ -5,6 +5,8 @@ pub mod access;
 pub mod auth;
 pub mod demo;
 mod error;
+pub mod secrets;
+pub mod webhook;
 pub mod ops;
 
 pub use access::{Access, WorkspaceAccess};
@@ -20,6 +22,10 @@ use switchboard_store::{AnyConnection, Store};
 pub struct ServiceConfig {
     pub session_ttl: Duration,
     pub login_limits: LoginLimits,
+    /// Seals secrets that must be read back (webhook secrets, network tokens).
+    pub secrets: secrets::SecretBox,
+    /// How far a signed webhook's timestamp may be from now.
+    pub webhook_max_skew: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -27,6 +33,8 @@ impl Default for ServiceConfig {
         Self {
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             login_limits: LoginLimits::default(),
+            secrets: secrets::SecretBox::ephemeral(),
+            webhook_max_skew: Duration::from_secs(300),
         }
     }
 }
