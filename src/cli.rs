@@ -1,3 +1,4 @@
+use crate::bench;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
@@ -6,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard_core::{Role, TeamFunction};
 use switchboard_server::{Application, ServerConfig};
+use switchboard_service::ingest::ImportOptions;
 use switchboard_service::ops::{AddMember, AddTeamMember, CreateTeam, CreateWorkspace};
 use switchboard_service::secrets::SecretBox;
 use switchboard_service::{Actor, App, ServiceConfig, ServiceError};
@@ -38,7 +40,12 @@ struct Global {
     )]
     database_url: Option<String>,
     /// 32-byte key (64 hex digits or base64) sealing stored secrets; default: DATA_DIR/secret.key, created on first use.
-    #[arg(long, global = true, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_SECRET_KEY",
+        hide_env_values = true
+    )]
     secret_key: Option<String>,
 }
 
@@ -78,6 +85,64 @@ enum Command {
     /// Manage workspace members.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Import items from a file (or - for standard input) into a workspace.
+    Import(ImportArgs),
+    /// Read NDJSON lines {"id": "...", "text": "..."} on stdin; write language, sentiment and intents per line.
+    Analyze,
+    /// Manage signed webhook sources that push items into a workspace.
+    #[command(subcommand)]
+    Source(SourceCmd),
+    /// Benchmarks that print their figures.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// Workspace id, slug or ORG/SLUG.
+    #[arg(long)]
+    workspace: String,
+    /// mastodon, activitypub-outbox, bluesky, twitter-archive, csv or ndjson (Switchboard items).
+    #[arg(long)]
+    format: String,
+    /// CSV column mapping, e.g. text=body,external_id=id,created_at=date,author_handle=user.
+    #[arg(long)]
+    map: Option<String>,
+    /// The network of every CSV row (unless the mapping names a network column).
+    #[arg(long)]
+    network: Option<String>,
+    /// The account an X/Twitter archive belongs to: HANDLE or HANDLE:ID.
+    #[arg(long)]
+    account: Option<String>,
+    /// Reject the whole file, writing nothing, if any record is malformed.
+    #[arg(long)]
+    strict: bool,
+    /// The file to import; - reads standard input.
+    file: String,
+}
+
+#[derive(Subcommand)]
+enum SourceCmd {
+    /// Create a webhook source and print its signing secret (shown only once).
+    Add {
+        #[arg(long)]
+        workspace: String,
+        /// The {source} in /api/v1/workspaces/{ws}/ingest/{source}.
+        #[arg(long)]
+        name: String,
+        /// Body format of deliveries: ndjson (Switchboard items), mastodon or bluesky.
+        #[arg(long, default_value = "ndjson")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Generate multilingual items and import them: items/s, MB/s, peak memory.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        items: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -226,13 +291,18 @@ fn database_url(global: &Global, data_dir: &Path) -> Result<String> {
 /// created (readable by the owner only) the first time.
 fn secret_box(global: &Global, data_dir: &Path) -> Result<SecretBox> {
     if let Some(k) = &global.secret_key {
-        return SecretBox::parse_key(k).map(SecretBox::new).map_err(|e| anyhow::anyhow!("--secret-key: {e}"));
+        return SecretBox::parse_key(k)
+            .map(SecretBox::new)
+            .map_err(|e| anyhow::anyhow!("--secret-key: {e}"));
     }
     let path = data_dir.join("secret.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => SecretBox::parse_key(&text).map(SecretBox::new).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Ok(text) => SecretBox::parse_key(&text)
+            .map(SecretBox::new)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
             let mut key = [0u8; 32];
             getrandom(&mut key)?;
             let mut opts = std::fs::OpenOptions::new();
@@ -246,7 +316,9 @@ fn secret_box(global: &Global, data_dir: &Path) -> Result<SecretBox> {
                     Ok(SecretBox::new(key))
                 }
                 // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => secret_box(global, data_dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    secret_box(global, data_dir)
+                }
                 Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
             }
         }
@@ -256,7 +328,9 @@ fn secret_box(global: &Global, data_dir: &Path) -> Result<SecretBox> {
 
 fn getrandom(buf: &mut [u8]) -> Result<()> {
     use std::io::Read;
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf)).context("cannot read random bytes")
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("cannot read random bytes")
 }
 
 async fn open(global: &Global, data_dir: &Path) -> Result<App> {
@@ -265,7 +339,13 @@ async fn open(global: &Global, data_dir: &Path) -> Result<App> {
     let store = Store::open(&url)
         .await
         .with_context(|| format!("cannot open the database in {}", data_dir.display()))?;
-    Ok(App::new(store, ServiceConfig { secrets, ..ServiceConfig::default() }))
+    Ok(App::new(
+        store,
+        ServiceConfig {
+            secrets,
+            ..ServiceConfig::default()
+        },
+    ))
 }
 
 fn read_password_line() -> Result<String> {
@@ -431,6 +511,36 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("created team {} ({}) in {workspace}", t.name, t.function);
             print_json(&t)
         }
+        Command::Import(args) => {
+            let app = open(&cli.global, &default_dir()).await?;
+            import(&app, args).await
+        }
+        Command::Analyze => analyze(&switchboard_enrich::Enricher::new()),
+        Command::Source(SourceCmd::Add {
+            workspace,
+            name,
+            format,
+        }) => {
+            let app = open(&cli.global, &default_dir()).await?;
+            let (source, secret) = app
+                .create_ingest_source(&Actor::Cli, &workspace, &name, &format)
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "source {} created; deliveries go to POST /api/v1/workspaces/{}/ingest/{}, signed with this secret (shown only now):",
+                source.name, source.workspace_id, source.name
+            );
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Bench(BenchCmd::Ingest { items }) => {
+            let dir = match &cli.global.data_dir {
+                Some(d) => d.clone(),
+                None => fresh_demo_dir()?,
+            };
+            let app = open(&cli.global, &dir).await?;
+            bench::ingest(&app, items, &dir).await
+        }
         Command::Member(MemberCmd::Add {
             workspace,
             email,
@@ -473,6 +583,128 @@ async fn run(cli: Cli) -> Result<()> {
             print_json(&m)
         }
     }
+}
+
+async fn import(app: &App, args: ImportArgs) -> Result<()> {
+    let format = switchboard_service::ingest::format_from(
+        &args.format,
+        args.map.as_deref(),
+        args.network.as_deref(),
+        args.account.as_deref(),
+    )
+    .map_err(explain)?;
+    let (reader, total): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if args.file == "-" {
+        (
+            Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin())),
+            None,
+        )
+    } else {
+        let f = std::fs::File::open(&args.file)
+            .with_context(|| format!("cannot open {}", args.file))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), len)
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = match total {
+            Some(t) => indicatif::ProgressBar::new(t),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let progress_bar = bar.clone();
+    let report = app
+        .import(
+            &Actor::Cli,
+            &args.workspace,
+            reader,
+            format,
+            ImportOptions {
+                strict: args.strict,
+            },
+            move |r| {
+                progress_bar.set_position(r.bytes);
+                let rate = r.records as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                progress_bar.set_message(format!(
+                    "{} records ({rate:.0}/s): {} new, {} updated, {} unchanged, {} rejected",
+                    r.records, r.imported, r.updated, r.unchanged, r.rejected
+                ));
+            },
+        )
+        .await
+        .map_err(explain)?;
+    bar.finish_and_clear();
+    for e in &report.errors {
+        eprintln!("record {}: {}", e.record, e.reason);
+    }
+    if report.rejected as usize > report.errors.len() {
+        eprintln!(
+            "... and {} more rejected records",
+            report.rejected as usize - report.errors.len()
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} records in {secs:.1} s ({:.0}/s): {} imported, {} updated, {} unchanged, {} skipped, {} rejected{}",
+        report.records,
+        report.records as f64 / secs.max(1e-3),
+        report.imported,
+        report.updated,
+        report.unchanged,
+        report.skipped,
+        report.rejected,
+        if report.rolled_back { " -- strict: nothing was written" } else { "" }
+    );
+    print_json(&report)?;
+    if report.rejected > 0 {
+        bail!("{} record(s) rejected", report.rejected);
+    }
+    Ok(())
+}
+
+/// One line in, one line out; a bad line is reported with its number and the rest go on.
+fn analyze(enricher: &switchboard_enrich::Enricher) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Input {
+        id: serde_json::Value,
+        text: String,
+        #[serde(default)]
+        lang: Option<String>,
+    }
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut bad = 0u64;
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line.context("cannot read standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Input>(&line) {
+            Ok(input) => {
+                let a = enricher.analyze(&input.text, input.lang.as_deref());
+                let v = serde_json::json!({"id": input.id, "lang": a.lang, "sentiment": a.sentiment, "intents": a.intents});
+                serde_json::to_writer(&mut out, &v)?;
+                out.write_all(b"\n")?;
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("line {}: {e}", i + 1);
+            }
+        }
+    }
+    out.flush()?;
+    if bad > 0 {
+        bail!("{bad} line(s) could not be read");
+    }
+    Ok(())
 }
 
 fn fresh_demo_dir() -> Result<PathBuf> {

@@ -1,5 +1,6 @@
 //! The `switchboard` binary: thin on purpose; the work is in the crates.
 
+mod bench;
 mod cli;
 
 fn main() -> std::process::ExitCode {

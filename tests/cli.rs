@@ -326,3 +326,125 @@ fn commands_work_while_the_server_runs_on_the_same_data_dir() {
     let list = ok(run(d, &["workspace", "list"], None));
     assert!(list.contains("made-over-http"), "{list}");
 }
+
+fn line(id: &str, text: &str) -> String {
+    format!(
+        "{{\"network\":\"mastodon\",\"external_id\":\"{id}\",\"kind\":\"post\",\"author\":{{\"id\":\"1\",\"handle\":\"kim\"}},\"text\":\"{text}\",\"created_at\":\"2026-11-20T10:00:00Z\"}}\n"
+    )
+}
+
+#[test]
+fn import_reports_rejected_records_by_line_and_strict_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(run(
+        d,
+        &[
+            "user",
+            "add",
+            "--email",
+            "boss@example.com",
+            "--org",
+            "acme",
+            "--owner",
+            "--password-stdin",
+        ],
+        Some("a long password\n"),
+    ));
+    ok(run(
+        d,
+        &["workspace", "add", "--org", "acme", "--name", "Acme"],
+        None,
+    ));
+    let file = d.join("items.ndjson");
+    std::fs::write(
+        &file,
+        format!(
+            "{}{}{{\"broken\": true}}\n{}",
+            line("1", "Die App stürzt ab"),
+            line("2", "배송이 늦어요"),
+            line("3", "好")
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = run(
+        d,
+        &[
+            "import",
+            "--workspace",
+            "acme",
+            "--format",
+            "ndjson",
+            "--strict",
+            f,
+        ],
+        None,
+    );
+    let e = err(out);
+    assert!(e.contains("record 3:"), "{e}");
+    assert!(e.contains("nothing was written"), "{e}");
+    let out = run(
+        d,
+        &["import", "--workspace", "acme", "--format", "ndjson", f],
+        None,
+    );
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["imported"].as_u64(), report["rejected"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("record 3:") && stderr.contains("3 imported"),
+        "{stderr}"
+    );
+    // Standard input works too, and a second import of the same items changes nothing.
+    let again = ok(run(
+        d,
+        &["import", "--workspace", "acme", "--format", "ndjson", "-"],
+        Some(&line("1", "Die App stürzt ab")),
+    ));
+    let report: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(report["unchanged"].as_u64(), Some(1));
+    let e = err(run(
+        d,
+        &["import", "--workspace", "acme", "--format", "csv", f],
+        None,
+    ));
+    assert!(e.contains("map:"), "{e}");
+}
+
+#[test]
+fn analyze_answers_line_by_line_and_names_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "{\"id\": \"a\", \"text\": \"Die App stürzt seit dem Update ständig ab 😡\"}\nnot json\n{\"id\": 7, \"text\": \"배송이 너무 늦어요 환불해 주세요\"}\n";
+    let out = run(dir.path(), &["analyze"], Some(input));
+    assert!(
+        !out.status.success(),
+        "a bad line makes the exit code non-zero"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2:"), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (lines[0]["id"].as_str(), lines[0]["lang"].as_str()),
+        (Some("a"), Some("de"))
+    );
+    assert_eq!(lines[0]["sentiment"]["label"], "negative");
+    assert!(lines[0]["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i == "complaint"));
+    assert_eq!(
+        (lines[1]["id"].as_u64(), lines[1]["lang"].as_str()),
+        (Some(7), Some("ko"))
+    );
+}

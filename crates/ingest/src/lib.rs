@@ -23,8 +23,7 @@ mod twitter;
 
 pub use csvfmt::{CsvField, CsvMapping, MappingError};
 pub use normalize::{
-    clean_url, extract_hashtags, extract_mentions, extract_urls, html_to_text,
-    normalize_timestamp,
+    clean_url, extract_hashtags, extract_mentions, extract_urls, html_to_text, normalize_timestamp,
 };
 pub use switchboard::parse_switchboard_line;
 pub use twitter::TwitterAccount;
@@ -115,7 +114,9 @@ impl FromStr for Format {
             "mastodon" => Ok(Format::Mastodon),
             "activitypub-outbox" | "outbox" => Ok(Format::ActivityPubOutbox),
             "bluesky" => Ok(Format::Bluesky),
-            "twitter-archive" | "x-archive" => Ok(Format::TwitterArchive(TwitterAccount::default())),
+            "twitter-archive" | "x-archive" => {
+                Ok(Format::TwitterArchive(TwitterAccount::default()))
+            }
             "ndjson" | "switchboard" => Ok(Format::Switchboard),
             "csv" => Err(FormatError::CsvNeedsMapping),
             _ => Err(FormatError::Unknown(s.to_string())),

@@ -1,6 +1,7 @@
 //! Normalisation shared by every format: HTML to plain text, hashtag / mention / URL
 //! extraction from plain text, tracking-parameter removal and timestamp normalisation.
 
+use std::borrow::Cow;
 use std::fmt;
 
 // ---------------------------------------------------------------------------------------------
@@ -55,7 +56,9 @@ pub fn parse_html(html: &str) -> HtmlText {
         // Flush the text before the tag.
         out.push_text(&html[text_start..i], pre_depth > 0);
         if html[i..].starts_with("<!--") {
-            let end = html[i + 4..].find("-->").map_or(html.len(), |e| i + 4 + e + 3);
+            let end = html[i + 4..]
+                .find("-->")
+                .map_or(html.len(), |e| i + 4 + e + 3);
             i = end;
             text_start = i;
             continue;
@@ -67,10 +70,10 @@ pub fn parse_html(html: &str) -> HtmlText {
         let Some(tag) = parse_tag(inner) else {
             continue;
         };
-        match (tag.name.as_str(), tag.closing) {
+        match (tag.name(), tag.closing) {
             ("script" | "style" | "template" | "noscript", false) if !tag.self_closing => {
                 // Skip to the matching closing tag.
-                let close = format!("</{}", tag.name);
+                let close = format!("</{}", tag.name());
                 let rest = &html[i..];
                 let pos = find_ascii_ci(rest, &close).map_or(html.len(), |p| i + p);
                 let after = html[pos..].find('>').map_or(html.len(), |p| pos + p + 1);
@@ -92,9 +95,9 @@ pub fn parse_html(html: &str) -> HtmlText {
                     links.push(finish_link(link, &out.text[start..]));
                 }
                 let link = Link {
-                    href: decode_entities(tag.attr("href").unwrap_or("")),
-                    class: decode_entities(tag.attr("class").unwrap_or("")),
-                    rel: decode_entities(tag.attr("rel").unwrap_or("")),
+                    href: decode_entities(tag.attr("href").unwrap_or("")).into_owned(),
+                    class: decode_entities(tag.attr("class").unwrap_or("")).into_owned(),
+                    rel: decode_entities(tag.attr("rel").unwrap_or("")).into_owned(),
                     text: String::new(),
                 };
                 out.settle();
@@ -189,21 +192,29 @@ fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
 }
 
 struct Tag<'a> {
-    name: String,
+    /// Lowercase name (empty for names longer than 16 bytes, which no tag handled here has).
+    name: [u8; 16],
+    name_len: usize,
     closing: bool,
     self_closing: bool,
-    attrs: Vec<(String, &'a str)>,
+    attrs: Vec<(&'a str, &'a str)>,
 }
 
 impl Tag<'_> {
+    fn name(&self) -> &str {
+        std::str::from_utf8(&self.name[..self.name_len]).unwrap_or("")
+    }
+
     fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| *v)
     }
 }
 
+/// Parses the inside of `<…>`. Attributes are only parsed for `<a>`, the one tag whose
+/// attributes matter.
 fn parse_tag(inner: &str) -> Option<Tag<'_>> {
     let (closing, rest) = match inner.strip_prefix('/') {
         Some(r) => (true, r),
@@ -215,13 +226,21 @@ fn parse_tag(inner: &str) -> Option<Tag<'_>> {
     let name_end = rest
         .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
         .unwrap_or(rest.len());
-    let name = rest[..name_end].to_ascii_lowercase();
-    if name.is_empty() {
+    if name_end == 0 {
         return None;
     }
+    let mut name = [0u8; 16];
+    let name_len = if name_end <= 16 {
+        for (d, s) in name.iter_mut().zip(rest[..name_end].bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
+        name_end
+    } else {
+        0
+    };
     let self_closing = rest.trim_end().ends_with('/');
     let mut attrs = Vec::new();
-    if !closing {
+    if !closing && &name[..name_len] == b"a" {
         let b = rest.as_bytes();
         let mut j = name_end;
         loop {
@@ -235,7 +254,7 @@ fn parse_tag(inner: &str) -> Option<Tag<'_>> {
             while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'=' && b[j] != b'/' {
                 j += 1;
             }
-            let key = rest[ks..j].to_ascii_lowercase();
+            let key = &rest[ks..j];
             while j < b.len() && b[j].is_ascii_whitespace() {
                 j += 1;
             }
@@ -265,6 +284,7 @@ fn parse_tag(inner: &str) -> Option<Tag<'_>> {
     }
     Some(Tag {
         name,
+        name_len,
         closing,
         self_closing,
         attrs,
@@ -291,10 +311,7 @@ impl TextBuilder {
             self.text.push_str(&decoded);
             return;
         }
-        for (k, word) in decoded
-            .split(|c: char| c.is_ascii_whitespace())
-            .enumerate()
-        {
+        for (k, word) in decoded.split(|c: char| c.is_ascii_whitespace()).enumerate() {
             if k > 0 {
                 self.pending_space = true;
             }
@@ -365,9 +382,9 @@ impl TextBuilder {
 
 /// Decodes HTML character references: named (the common set), decimal and hexadecimal.
 /// Unknown or malformed references are left as they are.
-pub fn decode_entities(s: &str) -> String {
+pub fn decode_entities(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -386,7 +403,10 @@ pub fn decode_entities(s: &str) -> String {
         });
         match decoded {
             Some((text, len)) => {
-                out.push_str(text.as_str());
+                match text {
+                    Decoded::Char(c) => out.push(c),
+                    Decoded::Str(s) => out.push_str(s),
+                }
                 rest = &rest[len..];
             }
             None => {
@@ -396,21 +416,12 @@ pub fn decode_entities(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 enum Decoded {
     Char(char),
     Str(&'static str),
-}
-
-impl Decoded {
-    fn as_str(&self) -> std::borrow::Cow<'static, str> {
-        match self {
-            Decoded::Char(c) => std::borrow::Cow::Owned(c.to_string()),
-            Decoded::Str(s) => std::borrow::Cow::Borrowed(s),
-        }
-    }
 }
 
 fn decode_reference(name: &str) -> Option<Decoded> {
@@ -517,14 +528,18 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 }
 
 /// Hashtags in plain text: `#` at the start or after a non-word character, followed by letters,
-/// digits (any script) or `_`, not all digits. Returned without `#`, lowercase, deduplicated,
+/// digits (any script) or `_`, not all digits, and not inside a URL (`…/page#section`). Returned without `#`, lowercase, deduplicated,
 /// in order of appearance.
 pub fn extract_hashtags(text: &str) -> Vec<String> {
     let mut tags = Vec::new();
+    let urls = url_spans(text);
     let mut prev: Option<char> = None;
     let mut iter = text.char_indices().peekable();
     while let Some((i, c)) = iter.next() {
-        if (c == '#' || c == '＃') && prev.is_none_or(|p| !is_word_char(p) && p != '&') {
+        if (c == '#' || c == '＃')
+            && prev.is_none_or(|p| !is_word_char(p) && p != '&')
+            && !in_spans(&urls, i)
+        {
             let start = i + c.len_utf8();
             let end = text[start..]
                 .find(|ch: char| !(is_word_char(ch) || is_joiner(ch)))
@@ -551,9 +566,7 @@ fn is_joiner(c: char) -> bool {
 
 /// A hashtag as stored: without leading `#`, lowercase.
 pub fn normalize_hashtag(tag: &str) -> String {
-    tag.trim()
-        .trim_start_matches(['#', '＃'])
-        .to_lowercase()
+    tag.trim().trim_start_matches(['#', '＃']).to_lowercase()
 }
 
 /// A handle as stored: without leading `@`.
@@ -563,15 +576,19 @@ pub fn normalize_handle(handle: &str) -> String {
 
 /// Mentions in plain text: `@name`, `@name@host` (fediverse) or `@name.example.com` (Bluesky),
 /// at the start or after a character that is not a letter, digit, `_` or `.` (so e-mail
-/// addresses are not mentions). Returned without `@`, deduplicated, in order.
+/// addresses are not mentions), and not inside a URL (`https://host/@name`). Returned without `@`, deduplicated, in order.
 pub fn extract_mentions(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let urls = url_spans(text);
     let b = text.as_bytes();
     let mut prev: Option<char> = None;
     let mut i = 0;
     while i < b.len() {
         let c = text[i..].chars().next().unwrap_or('\0');
-        if c == '@' && prev.is_none_or(|p| !(is_word_char(p) || p == '.' || p == '@')) {
+        if c == '@'
+            && prev.is_none_or(|p| !(is_word_char(p) || p == '.' || p == '@'))
+            && !in_spans(&urls, i)
+        {
             let start = i + 1;
             let mut end = start;
             let mut ats = 0;
@@ -591,11 +608,10 @@ pub fn extract_mentions(text: &str) -> Vec<String> {
                 }
             }
             let handle = text[start..end].trim_end_matches(['.', '-']);
-            if !handle.is_empty() && handle.as_bytes()[0] != b'.' && handle.as_bytes()[0] != b'-'
-            {
+            if !handle.is_empty() && handle.as_bytes()[0] != b'.' && handle.as_bytes()[0] != b'-' {
                 push_unique(&mut out, handle.to_string());
             }
-            let stop = start + handle.len().max(1);
+            let stop = start + handle.len();
             prev = text[..stop].chars().last();
             i = stop;
             continue;
@@ -611,6 +627,18 @@ pub fn extract_mentions(text: &str) -> Vec<String> {
 /// are not part of the URL. Returned cleaned with [`clean_url`], deduplicated, in order.
 pub fn extract_urls(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    for (start, end) in url_spans(text) {
+        push_unique(&mut out, clean_url(&text[start..end]));
+    }
+    out
+}
+
+/// Byte ranges of the URLs [`extract_urls`] finds.
+fn url_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    if !text.contains("://") {
+        return spans;
+    }
     let lower = text.to_ascii_lowercase();
     let mut from = 0;
     while let Some(p) = lower[from..].find("http") {
@@ -649,11 +677,15 @@ pub fn extract_urls(text: &str) -> Vec<String> {
             url = trimmed;
         }
         if url.len() > scheme_len {
-            push_unique(&mut out, clean_url(url));
+            spans.push((start, start + url.len()));
         }
         from = start + url.len().max(scheme_len);
     }
-    out
+    spans
+}
+
+fn in_spans(spans: &[(usize, usize)], i: usize) -> bool {
+    spans.iter().any(|&(s, e)| s <= i && i < e)
 }
 
 fn strip_unbalanced(url: &str) -> &str {
@@ -887,10 +919,7 @@ fn parse_twitter(s: &str) -> Option<Parts> {
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let m = MONTHS
-        .iter()
-        .position(|x| x.eq_ignore_ascii_case(month))? as i64
-        + 1;
+    let m = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(month))? as i64 + 1;
     let d: i64 = day.parse().ok()?;
     let y = digits(year.as_bytes(), 0, 4).filter(|_| year.len() == 4)?;
     let date = valid_date(y, m, d)?;
@@ -983,13 +1012,19 @@ mod tests {
         );
         assert_eq!(html_to_text("<pre>  x\n  y</pre>z"), "x\n  y\nz");
         assert_eq!(html_to_text("a<br/><br />b"), "a\n\nb");
-        assert_eq!(html_to_text("Text <b>bold</b>&unknown; &amp"), "Text bold&unknown; &amp");
+        assert_eq!(
+            html_to_text("Text <b>bold</b>&unknown; &amp"),
+            "Text bold&unknown; &amp"
+        );
         assert_eq!(html_to_text(""), "");
     }
 
     #[test]
     fn entities_numeric_and_named() {
-        assert_eq!(decode_entities("&#65;&#x42;&#X43;&hellip;&#0;"), "ABC…\u{FFFD}");
+        assert_eq!(
+            decode_entities("&#65;&#x42;&#X43;&hellip;&#0;"),
+            "ABC…\u{FFFD}"
+        );
         assert_eq!(decode_entities("AT&T & co"), "AT&T & co");
     }
 
@@ -1000,6 +1035,10 @@ mod tests {
             vec!["rust", "日本語", "한국어", "tag_2"]
         );
         assert_eq!(extract_hashtags("&#39; #x"), vec!["x"]);
+        assert_eq!(
+            extract_hashtags("see https://e.com/page#section and #real"),
+            vec!["real"]
+        );
     }
 
     #[test]
@@ -1009,6 +1048,10 @@ mod tests {
                 "hi @alice, @bob@mastodon.social and @carol.bsky.social. mail me@example.com @"
             ),
             vec!["alice", "bob@mastodon.social", "carol.bsky.social"]
+        );
+        assert_eq!(
+            extract_mentions("profile https://mastodon.social/@dave, ping @erin"),
+            vec!["erin"]
         );
     }
 
@@ -1042,21 +1085,36 @@ mod tests {
             "https://e.com/"
         );
         assert_eq!(clean_url("https://e.com/plain"), "https://e.com/plain");
-        assert_eq!(clean_url("https://e.com/#a?utm_source=x"), "https://e.com/#a?utm_source=x");
+        assert_eq!(
+            clean_url("https://e.com/#a?utm_source=x"),
+            "https://e.com/#a?utm_source=x"
+        );
     }
 
     #[test]
     fn timestamps_normalised_to_utc_millis() {
         let ok = |s: &str| normalize_timestamp(s).unwrap();
         assert_eq!(ok("2024-03-01T12:34:56Z"), "2024-03-01T12:34:56.000Z");
-        assert_eq!(ok("2024-03-01T12:34:56.123456Z"), "2024-03-01T12:34:56.123Z");
-        assert_eq!(ok("2024-03-01T08:00:00.5+09:00"), "2024-02-29T23:00:00.500Z");
+        assert_eq!(
+            ok("2024-03-01T12:34:56.123456Z"),
+            "2024-03-01T12:34:56.123Z"
+        );
+        assert_eq!(
+            ok("2024-03-01T08:00:00.5+09:00"),
+            "2024-02-29T23:00:00.500Z"
+        );
         assert_eq!(ok("2023-12-31T23:30:00-01:00"), "2024-01-01T00:30:00.000Z");
         assert_eq!(ok("2024-03-01 12:34:56"), "2024-03-01T12:34:56.000Z");
         assert_eq!(ok("2024-03-01T12:34+0530"), "2024-03-01T07:04:00.000Z");
         assert_eq!(ok("2024-03-01"), "2024-03-01T00:00:00.000Z");
-        assert_eq!(ok("Wed Oct 10 20:19:24 +0000 2018"), "2018-10-10T20:19:24.000Z");
-        assert_eq!(ok("Wed Oct 10 20:19:24 -0230 2018"), "2018-10-10T22:49:24.000Z");
+        assert_eq!(
+            ok("Wed Oct 10 20:19:24 +0000 2018"),
+            "2018-10-10T20:19:24.000Z"
+        );
+        assert_eq!(
+            ok("Wed Oct 10 20:19:24 -0230 2018"),
+            "2018-10-10T22:49:24.000Z"
+        );
         for bad in [
             "yesterday",
             "",

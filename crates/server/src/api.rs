@@ -2,8 +2,9 @@
 //! which checks the permission matrix; objects the caller cannot see answer 404.
 
 use crate::extract::{is_secure, set_cookie, ApiJson, ApiUser, ClientIp, SESSION_COOKIE};
+use crate::ingest_api;
 use crate::{ApiError, AppState};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -48,6 +49,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/tokens"),
     ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token}"),
+    ("GET", "/api/v1/workspaces/{ws}/items"),
+    ("GET", "/api/v1/workspaces/{ws}/items/{item}"),
+    ("POST", "/api/v1/workspaces/{ws}/import"),
+    ("GET", "/api/v1/workspaces/{ws}/ingest-sources"),
+    ("POST", "/api/v1/workspaces/{ws}/ingest-sources"),
+    ("DELETE", "/api/v1/workspaces/{ws}/ingest-sources/{source}"),
+    ("POST", "/api/v1/workspaces/{ws}/ingest/{source}"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -87,6 +95,24 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{token}", delete(revoke_token))
+        .route("/workspaces/{ws}/items", get(ingest_api::list_items))
+        .route("/workspaces/{ws}/items/{item}", get(ingest_api::get_item))
+        .route(
+            "/workspaces/{ws}/import",
+            post(ingest_api::import).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/workspaces/{ws}/ingest-sources",
+            get(ingest_api::list_sources).post(ingest_api::create_source),
+        )
+        .route(
+            "/workspaces/{ws}/ingest-sources/{source}",
+            delete(ingest_api::delete_source),
+        )
+        .route(
+            "/workspaces/{ws}/ingest/{source}",
+            post(ingest_api::webhook),
+        )
 }
 
 type ApiResult<T> = Result<T, ApiError>;

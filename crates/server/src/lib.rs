@@ -4,6 +4,7 @@
 pub mod api;
 mod error;
 mod extract;
+mod ingest_api;
 mod metrics;
 mod web;
 

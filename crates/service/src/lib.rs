@@ -5,9 +5,10 @@ pub mod access;
 pub mod auth;
 pub mod demo;
 mod error;
+pub mod ingest;
+pub mod ops;
 pub mod secrets;
 pub mod webhook;
-pub mod ops;
 
 pub use access::{Access, WorkspaceAccess};
 pub use auth::{AuthUser, Credential, LoginLimiter, LoginLimits};
@@ -45,6 +46,8 @@ pub struct App {
     pub store: Store,
     pub config: ServiceConfig,
     pub login_limiter: std::sync::Arc<LoginLimiter>,
+    // Built on first use: its lexicons and model take a moment to load.
+    enricher: std::sync::Arc<std::sync::OnceLock<switchboard_enrich::Enricher>>,
 }
 
 impl App {
@@ -54,7 +57,14 @@ impl App {
             store,
             config,
             login_limiter,
+            enricher: Default::default(),
         }
+    }
+}
+
+impl App {
+    pub fn enricher(&self) -> &switchboard_enrich::Enricher {
+        self.enricher.get_or_init(switchboard_enrich::Enricher::new)
     }
 }
 

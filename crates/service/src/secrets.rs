@@ -17,7 +17,9 @@ pub struct SecretBox {
 
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretBox").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("SecretBox")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -26,8 +28,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> SecretBox {
         // The id names the key without revealing it.
-        let key_id = hex::encode(&Sha256::digest([b"switchboard-key-id:".as_slice(), &key].concat())[..8]);
-        SecretBox { cipher: Aes256Gcm::new(&key.into()), key_id }
+        let key_id =
+            hex::encode(&Sha256::digest([b"switchboard-key-id:".as_slice(), &key].concat())[..8]);
+        SecretBox {
+            cipher: Aes256Gcm::new(&key.into()),
+            key_id,
+        }
     }
 
     /// A fresh random key: for tests and throwaway demos; anything sealed with it is lost
@@ -44,9 +50,12 @@ impl SecretBox {
         let bytes = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
             hex::decode(t).map_err(|e| e.to_string())?
         } else {
-            B64.decode(t).map_err(|_| "the key must be 32 bytes as 64 hex digits or base64".to_string())?
+            B64.decode(t)
+                .map_err(|_| "the key must be 32 bytes as 64 hex digits or base64".to_string())?
         };
-        bytes.try_into().map_err(|_| "the key must be exactly 32 bytes".to_string())
+        bytes
+            .try_into()
+            .map_err(|_| "the key must be exactly 32 bytes".to_string())
     }
 
     pub fn encode_key(key: &[u8; 32]) -> String {
@@ -61,7 +70,10 @@ impl SecretBox {
     pub fn seal(&self, plaintext: &str) -> ServiceResult<String> {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ct = self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).map_err(ServiceError::internal)?;
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .map_err(ServiceError::internal)?;
         Ok(B64.encode([nonce.as_slice(), &ct].concat()))
     }
 
@@ -77,7 +89,10 @@ impl SecretBox {
             return Err(ServiceError::Internal("sealed secret is truncated".into()));
         }
         let (nonce, ct) = bytes.split_at(12);
-        let pt = self.cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| ServiceError::Internal("a sealed secret failed authentication".into()))?;
+        let pt = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| ServiceError::Internal("a sealed secret failed authentication".into()))?;
         String::from_utf8(pt).map_err(ServiceError::internal)
     }
 }
@@ -92,7 +107,11 @@ mod tests {
         let s = b.seal("app-password-123").unwrap();
         assert!(!s.contains("app-password"));
         assert_eq!(b.open(&s, b.key_id()).unwrap(), "app-password-123");
-        assert_ne!(b.seal("app-password-123").unwrap(), s, "fresh nonce per seal");
+        assert_ne!(
+            b.seal("app-password-123").unwrap(),
+            s,
+            "fresh nonce per seal"
+        );
         let mut raw = B64.decode(&s).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;

@@ -170,6 +170,19 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite's own consistency check ("ok" when sound); PostgreSQL has no equivalent and answers "ok".
+    pub async fn integrity_check(&self) -> Result<String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let row = sqlx::query("PRAGMA integrity_check")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get::<String, _>(0)?)
+            }
+            Backend::Postgres => Ok("ok".into()),
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await
     }

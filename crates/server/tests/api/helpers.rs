@@ -48,6 +48,9 @@ pub struct Org {
     pub global: String,
     pub child: String,
     pub team: String,
+    /// An item stored in the parent workspace and a webhook source there.
+    pub item: String,
+    pub source: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -237,6 +240,23 @@ impl TestApp {
             let (_, token) = app.create_token(&user, "test").await.unwrap();
             tokens.push((*role, token, m.user_id));
         }
+        let item = sample_item(
+            &format!("{slug}-1"),
+            "Die App stürzt seit dem Update ständig ab",
+        );
+        let write = app.prepare(item);
+        app.store_items(&global.workspace.id, vec![write])
+            .await
+            .unwrap();
+        let stored = app
+            .list_items(&Actor::Cli, &global.workspace.id, None, 1)
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        app.create_ingest_source(&Actor::Cli, &global.workspace.id, "crm", "ndjson")
+            .await
+            .unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -244,9 +264,23 @@ impl TestApp {
             global: global.workspace.id,
             child: child.workspace.id,
             team: team.id,
+            item: stored.id,
+            source: "crm".into(),
             tokens,
         }
     }
+}
+
+pub fn sample_item(external_id: &str, text: &str) -> switchboard_core::NewItem {
+    serde_json::from_value(json!({
+        "network": "mastodon",
+        "external_id": external_id,
+        "kind": "post",
+        "author": {"id": "42", "handle": "kim@example.social", "display_name": "Kim", "followers": 120},
+        "text": text,
+        "created_at": "2026-11-20T10:00:00.000Z",
+    }))
+    .unwrap()
 }
 
 /// `api_test!(name => |app: TestApp| async move { ... })` runs the body on each backend.

@@ -14,6 +14,8 @@ struct Ids {
     team: String,
     user: String,
     token: String,
+    item: String,
+    source: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -22,6 +24,10 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{team}", &ids.team)
         .replace("{user}", &ids.user)
         .replace("{token}", &ids.token)
+        .replace("{item}", &ids.item)
+        .replace("{source}", &ids.source)
+        // Query parameters that pass validation, so only the lookup can answer.
+        + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
 
 /// A body that passes validation, so the answer can only come from the lookup.
@@ -39,6 +45,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             json!({"email": "mole@acme.example", "role": "viewer", "password": "long enough password"})
         }
         ("PATCH", "/api/v1/workspaces/{ws}/members/{user}") => json!({"role": "viewer"}),
+        ("POST", "/api/v1/workspaces/{ws}/ingest-sources") => json!({"name": "intruder"}),
         _ => return None,
     })
 }
@@ -54,6 +61,8 @@ api_test! {
             team: globex.team.clone(),
             user: globex.user_id(Role::Agent),
             token: foreign_token_id,
+            item: globex.item.clone(),
+            source: globex.source.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -61,6 +70,8 @@ api_test! {
             team: switchboard_store::new_id(),
             user: switchboard_store::new_id(),
             token: switchboard_store::new_id(),
+            item: switchboard_store::new_id(),
+            source: "no-such-source".into(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -69,7 +80,9 @@ api_test! {
             for (method, path) in ROUTES.iter().filter(|(_, p)| p.contains('{')) {
                 let m = Method::from_bytes(method.as_bytes()).unwrap();
                 let want = app.request(m.clone(), &fill(path, &missing), body_for(method, path), &auth).await;
-                assert_eq!(want.status, 404, "{role} {method} {path} (missing): {}", want.text);
+                // Signed webhooks take no user credentials: everything unsigned is a 401.
+                let expected = if path.ends_with("/ingest/{source}") { 401 } else { 404 };
+                assert_eq!(want.status, expected, "{role} {method} {path} (missing): {}", want.text);
                 for ids in [&foreign, &foreign_slug] {
                     let got = app.request(m.clone(), &fill(path, ids), body_for(method, path), &auth).await;
                     assert_eq!((got.status, &got.text), (want.status, &want.text), "{role} {method} {path} leaked");
@@ -106,5 +119,7 @@ fn foreign_clone(i: &Ids) -> Ids {
         team: i.team.clone(),
         user: i.user.clone(),
         token: i.token.clone(),
+        item: i.item.clone(),
+        source: i.source.clone(),
     }
 }

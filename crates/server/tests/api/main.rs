@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod errors;
+mod ingest;
 mod isolation;
 mod ops;
 mod web;
