@@ -104,66 +104,38 @@ pub async fn upsert_batch(
     Ok(counts)
 }
 
+/// SQLite looks a numbered parameter up by name in a list, which makes binding thousands of
+/// `$n` parameters quadratic; plain `?` binds in order. PostgreSQL needs `$n`.
+fn placeholder(sqlite: bool, i: usize) -> String {
+    if sqlite {
+        "?".to_string()
+    } else {
+        format!("${i}")
+    }
+}
+
 async fn upsert_chunk(
     c: &mut AnyConnection,
     workspace_id: &str,
     chunk: &[ItemWrite],
 ) -> Result<UpsertCounts> {
-    let sql = format!(
-        "SELECT network, external_id, content_hash FROM items WHERE workspace_id = $1 AND external_id IN ({})",
-        (2..chunk.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(workspace_id);
-    for w in chunk {
-        q = q.bind(&w.item.external_id);
-    }
-    let existing: HashMap<(String, String), String> = q
-        .fetch_all(&mut *c)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                (r.try_get("network")?, r.try_get("external_id")?),
-                r.try_get("content_hash")?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let mut counts = UpsertCounts::default();
-    let mut writes = Vec::new();
-    for w in chunk {
-        match existing.get(&(
-            w.item.network.as_str().to_string(),
-            w.item.external_id.clone(),
-        )) {
-            None => {
-                counts.imported += 1;
-                writes.push(w);
-            }
-            Some(h) if *h != w.content_hash => {
-                counts.updated += 1;
-                writes.push(w);
-            }
-            Some(_) => counts.unchanged += 1,
-        }
-    }
-    if writes.is_empty() {
-        return Ok(counts);
-    }
+    let sqlite = c.backend_name() == "SQLite";
     let now = crate::now();
     let n = COLUMNS.len();
-    let values = (0..writes.len())
+    let values = (0..chunk.len())
         .map(|r| {
             format!(
                 "({})",
                 (1..=n)
-                    .map(|i| format!("${}", r * n + i))
+                    .map(|i| placeholder(sqlite, r * n + i))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
         })
         .collect::<Vec<_>>()
         .join(", ");
-    // On conflict everything the network can change is replaced; id and ingested_at stay.
+    // On conflict everything the network can change is replaced (id and ingested_at stay),
+    // but only when the content differs: an unchanged re-delivery writes nothing.
     let updates = COLUMNS
         .iter()
         .filter(|c| {
@@ -175,15 +147,19 @@ async fn upsert_chunk(
         .map(|c| format!("{c} = excluded.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // RETURNING id tells the outcome apart without a lookup first: our fresh id came back for
+    // an insert, the stored id for an update, and no row at all for an unchanged item.
     let sql = format!(
-        "INSERT INTO items ({}) VALUES {values} ON CONFLICT (workspace_id, network, external_id) DO UPDATE SET {updates}",
+        "INSERT INTO items ({}) VALUES {values} ON CONFLICT (workspace_id, network, external_id) \
+         DO UPDATE SET {updates} WHERE items.content_hash <> excluded.content_hash RETURNING id",
         COLUMNS.join(", ")
     );
+    let ids: Vec<String> = chunk.iter().map(|_| crate::new_id()).collect();
     let mut q = sqlx::query(&sql);
-    for w in writes {
+    for (w, id) in chunk.iter().zip(&ids) {
         let (i, e) = (&w.item, &w.enrichment);
         q = q
-            .bind(crate::new_id())
+            .bind(id)
             .bind(workspace_id)
             .bind(i.network.as_str())
             .bind(&i.external_id)
@@ -213,7 +189,18 @@ async fn upsert_chunk(
             .bind(&now)
             .bind(&now);
     }
-    q.execute(&mut *c).await.map_err(classify)?;
+    let returned = q.fetch_all(&mut *c).await.map_err(classify)?;
+    let fresh: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut counts = UpsertCounts::default();
+    for r in &returned {
+        let id: String = r.try_get("id")?;
+        if fresh.contains(id.as_str()) {
+            counts.imported += 1;
+        } else {
+            counts.updated += 1;
+        }
+    }
+    counts.unchanged = chunk.len() as u64 - returned.len() as u64;
     Ok(counts)
 }
 
