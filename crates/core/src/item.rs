@@ -153,3 +153,26 @@ pub struct IngestSource {
     pub format: String,
     pub created_at: String,
 }
+
+crate::role::string_enum!(
+    /// What a dictionary entry names.
+    DictionaryKind {
+        Brand => "brand",
+        Product => "product",
+        Competitor => "competitor",
+        Intent => "intent",
+    }
+);
+
+/// Names tagged on items (`product:Acme Phone`), or extra keywords for an intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DictionaryEntry {
+    pub id: String,
+    pub workspace_id: String,
+    pub kind: DictionaryKind,
+    /// The tag (brand, product, competitor) or the intent name (`complaint`, ...).
+    pub label: String,
+    /// Names and aliases, or keywords.
+    pub terms: Vec<String>,
+    pub created_at: String,
+}

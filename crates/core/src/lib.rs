@@ -8,7 +8,8 @@ pub mod validate;
 
 pub use error::{ErrorCode, ValidationError};
 pub use item::{
-    Author, Enrichment, IngestSource, Item, ItemKind, Metrics, Network, NewItem, Sentiment,
+    Author, DictionaryEntry, DictionaryKind, Enrichment, IngestSource, Item, ItemKind, Metrics,
+    Network, NewItem, Sentiment,
 };
 pub use model::*;
 pub use role::{Permission, Role, TeamFunction};

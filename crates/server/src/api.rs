@@ -56,6 +56,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/workspaces/{ws}/ingest-sources"),
     ("DELETE", "/api/v1/workspaces/{ws}/ingest-sources/{source}"),
     ("POST", "/api/v1/workspaces/{ws}/ingest/{source}"),
+    ("GET", "/api/v1/workspaces/{ws}/dictionary"),
+    ("POST", "/api/v1/workspaces/{ws}/dictionary"),
+    ("DELETE", "/api/v1/workspaces/{ws}/dictionary/{entry}"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -112,6 +115,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/workspaces/{ws}/ingest/{source}",
             post(ingest_api::webhook),
+        )
+        .route(
+            "/workspaces/{ws}/dictionary",
+            get(ingest_api::list_dictionary).post(ingest_api::add_dictionary_entry),
+        )
+        .route(
+            "/workspaces/{ws}/dictionary/{entry}",
+            delete(ingest_api::delete_dictionary_entry),
         )
 }
 

@@ -203,3 +203,37 @@ pub async fn webhook(
     let outcome = state.app.webhook_ingest(&ws, &source, delivery).await?;
     Ok(Json(outcome).into_response())
 }
+
+pub async fn list_dictionary(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
+    let entries = state.app.list_dictionary(&user.actor(), &ws).await?;
+    Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+pub async fn add_dictionary_entry(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<switchboard_service::ingest::AddDictionaryEntry>,
+) -> ApiResult<Response> {
+    let entry = state
+        .app
+        .add_dictionary_entry(&user.actor(), &ws, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+pub async fn delete_dictionary_entry(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, entry)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .app
+        .delete_dictionary_entry(&user.actor(), &ws, &entry)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -10,7 +10,10 @@ use std::io::BufRead;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use switchboard_core::{validate, Enrichment, IngestSource, NewItem, Permission, Workspace};
+use switchboard_core::{
+    validate, DictionaryEntry, DictionaryKind, Enrichment, IngestSource, NewItem, Permission,
+    Workspace,
+};
 use switchboard_ingest::Format;
 use switchboard_store::items::{self, ItemWrite, UpsertCounts};
 use switchboard_store::{new_id, now};
@@ -97,10 +100,40 @@ fn content_hash(item: &mut NewItem) -> String {
     hex::encode(&Sha256::digest(&bytes)[..16])
 }
 
-impl App {
+/// The enrichment one workspace uses: the default rules plus its (and its ancestors')
+/// dictionary of brand, product and competitor names and extra intent keywords.
+#[derive(Clone)]
+pub struct WorkspaceEnricher {
+    enricher: switchboard_enrich::Enricher,
+    dictionary: switchboard_enrich::Dictionary,
+}
+
+impl WorkspaceEnricher {
+    pub fn new(
+        base: &switchboard_enrich::Enricher,
+        entries: &[DictionaryEntry],
+    ) -> WorkspaceEnricher {
+        let mut keywords: Vec<(switchboard_enrich::Intent, Vec<String>)> = Vec::new();
+        let mut names: Vec<(String, Vec<String>)> = Vec::new();
+        for e in entries {
+            match e.kind {
+                DictionaryKind::Intent => {
+                    if let Ok(intent) = e.label.parse() {
+                        keywords.push((intent, e.terms.clone()));
+                    }
+                }
+                kind => names.push((format!("{kind}:{}", e.label), e.terms.clone())),
+            }
+        }
+        WorkspaceEnricher {
+            enricher: base.clone().with_extra_intent_keywords(&keywords),
+            dictionary: switchboard_enrich::Dictionary::new(&names),
+        }
+    }
+
     /// Enriches an item and hashes its content. CPU only; run it off the async threads for bulk work.
     pub fn prepare(&self, mut item: NewItem) -> ItemWrite {
-        let analysis = self.enricher().analyze(&item.text, item.lang.as_deref());
+        let analysis = self.enricher.analyze(&item.text, item.lang.as_deref());
         let enrichment = Enrichment {
             lang: analysis.lang.or_else(|| item.lang.clone()),
             sentiment: analysis.sentiment.label.as_str().to_string(),
@@ -110,7 +143,7 @@ impl App {
                 .iter()
                 .map(|i| i.as_str().to_string())
                 .collect(),
-            tags: Vec::new(),
+            tags: self.dictionary.tags(&item.text),
         };
         let content_hash = content_hash(&mut item);
         ItemWrite {
@@ -118,6 +151,31 @@ impl App {
             enrichment,
             content_hash,
         }
+    }
+}
+
+impl App {
+    /// The workspace's enrichment: its own and its ancestors' dictionary entries.
+    pub async fn workspace_enricher(&self, workspace_id: &str) -> ServiceResult<WorkspaceEnricher> {
+        let mut c = self.store.read().await?;
+        let mut chain = Vec::new();
+        let mut cur = Some(workspace_id.to_string());
+        while let Some(id) = cur.take() {
+            if chain.len() > 64 || chain.contains(&id) {
+                break;
+            }
+            cur = switchboard_store::workspaces::get(&mut c, &id)
+                .await?
+                .and_then(|w| w.parent_id);
+            chain.push(id);
+        }
+        let entries = items::dictionary::list_for(&mut c, &chain).await?;
+        Ok(WorkspaceEnricher::new(self.enricher(), &entries))
+    }
+
+    /// Enriches with the default rules only (no workspace dictionary).
+    pub fn prepare(&self, item: NewItem) -> ItemWrite {
+        WorkspaceEnricher::new(self.enricher(), &[]).prepare(item)
     }
 
     /// Stores prepared items in one transaction: durable when this returns.
@@ -163,8 +221,8 @@ impl App {
         let report = Arc::new(Mutex::new(ImportReport::default()));
         let bytes = Arc::new(AtomicU64::new(0));
         let (tx_batches, mut rx_batches) = tokio::sync::mpsc::channel::<Vec<ItemWrite>>(2);
+        let enricher = self.workspace_enricher(&workspace.id).await?;
         let parser = {
-            let app = self.clone();
             let report = report.clone();
             let bytes = bytes.clone();
             tokio::task::spawn_blocking(move || {
@@ -179,7 +237,7 @@ impl App {
                     match rec.result {
                         Ok(Some(item)) => {
                             drop(r);
-                            batch.push(app.prepare(item));
+                            batch.push(enricher.prepare(item));
                             if batch.len() >= BATCH {
                                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                                 if tx_batches.blocking_send(full).is_err() {
@@ -424,13 +482,14 @@ impl App {
             .parse()
             .map_err(|e: switchboard_ingest::FormatError| ServiceError::internal(e))?;
 
+        let enricher = self.workspace_enricher(&workspace.id).await?;
         // A delivery is all or nothing: the sender can fix and resend it under a new id.
         let mut writes = Vec::new();
         let mut skipped = 0u64;
         let mut first_error: Option<(u64, String)> = None;
         switchboard_ingest::read_slice(delivery.body, &format, |rec| {
             match rec.result {
-                Ok(Some(item)) => writes.push(self.prepare(item)),
+                Ok(Some(item)) => writes.push(enricher.prepare(item)),
                 Ok(None) => skipped += 1,
                 Err(e) => {
                     first_error = Some((rec.number, e.message));
@@ -596,5 +655,126 @@ impl App {
         items::get(&mut c, &w.id, id)
             .await?
             .ok_or(ServiceError::NotFound)
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddDictionaryEntry {
+    pub kind: DictionaryKind,
+    pub label: String,
+    pub terms: Vec<String>,
+}
+
+impl App {
+    /// The workspace's own entries and those it inherits from its ancestors.
+    pub async fn list_dictionary(
+        &self,
+        actor: &Actor,
+        ws: &str,
+    ) -> ServiceResult<Vec<DictionaryEntry>> {
+        let mut c = self.store.read().await?;
+        let access = Access::load(&mut c, actor).await?;
+        let wa = access.workspace(ws)?;
+        wa.require(Permission::ListeningRead)?;
+        let mut chain = vec![wa.workspace.id.clone()];
+        let mut parent = wa.workspace.parent_id.clone();
+        while let Some(p) = parent.take() {
+            if chain.len() > 64 || chain.contains(&p) {
+                break;
+            }
+            parent = switchboard_store::workspaces::get(&mut c, &p)
+                .await?
+                .and_then(|w| w.parent_id);
+            chain.push(p);
+        }
+        Ok(items::dictionary::list_for(&mut c, &chain).await?)
+    }
+
+    pub async fn add_dictionary_entry(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        input: AddDictionaryEntry,
+    ) -> ServiceResult<DictionaryEntry> {
+        let label = validate::name("label", &input.label)?;
+        if input.kind == DictionaryKind::Intent
+            && label.parse::<switchboard_enrich::Intent>().is_err()
+        {
+            return Err(ServiceError::invalid(
+                "label",
+                "an intent entry's label is an intent: complaint, question, purchase_intent, praise, recruiting, bug_report or feature_request",
+            ));
+        }
+        let mut terms = Vec::new();
+        for (i, t) in input.terms.iter().enumerate() {
+            let t = t.trim();
+            if t.is_empty() || t.chars().count() > 100 {
+                return Err(ServiceError::invalid(
+                    &format!("terms[{i}]"),
+                    "must be 1 to 100 characters",
+                ));
+            }
+            if !terms.iter().any(|x: &String| x.eq_ignore_ascii_case(t)) {
+                terms.push(t.to_string());
+            }
+        }
+        if terms.is_empty() || terms.len() > 100 {
+            return Err(ServiceError::invalid(
+                "terms",
+                "give 1 to 100 names or keywords",
+            ));
+        }
+        let mut tx = self.store.write().await?;
+        let access = Access::load(&mut tx, actor).await?;
+        let wa = access.workspace(ws)?;
+        wa.require(Permission::ListeningManage)?;
+        let entry = DictionaryEntry {
+            id: new_id(),
+            workspace_id: wa.workspace.id.clone(),
+            kind: input.kind,
+            label,
+            terms,
+            created_at: now(),
+        };
+        items::dictionary::insert(&mut tx, &entry).await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&wa.workspace.id),
+            action: "dictionary.add",
+            target_type: "dictionary_entry",
+            target_id: &entry.id,
+        }
+        .write(&mut tx, actor, NONE, Some(&entry))
+        .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    pub async fn delete_dictionary_entry(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        id: &str,
+    ) -> ServiceResult<()> {
+        let mut tx = self.store.write().await?;
+        let access = Access::load(&mut tx, actor).await?;
+        let wa = access.workspace(ws)?;
+        let entry = items::dictionary::get(&mut tx, &wa.workspace.id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        wa.require(Permission::ListeningManage)?;
+        items::dictionary::delete(&mut tx, &entry.id).await?;
+        Audit {
+            org_id: &wa.workspace.org_id,
+            workspace_id: Some(&wa.workspace.id),
+            action: "dictionary.delete",
+            target_type: "dictionary_entry",
+            target_id: &entry.id,
+        }
+        .write(&mut tx, actor, Some(&entry), NONE)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

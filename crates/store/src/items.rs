@@ -429,3 +429,79 @@ pub mod sources {
         Ok(done.rows_affected() == 1)
     }
 }
+
+pub mod dictionary {
+    use super::*;
+    use switchboard_core::DictionaryEntry;
+
+    fn from_row(r: &AnyRow) -> Result<DictionaryEntry> {
+        Ok(DictionaryEntry {
+            id: r.try_get("id")?,
+            workspace_id: r.try_get("workspace_id")?,
+            kind: parse(r, "kind")?,
+            label: r.try_get("label")?,
+            terms: list(r, "terms")?,
+            created_at: r.try_get("created_at")?,
+        })
+    }
+
+    pub async fn insert(c: &mut AnyConnection, e: &DictionaryEntry) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO dictionary_entries (id, workspace_id, kind, label, terms, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&e.id)
+        .bind(&e.workspace_id)
+        .bind(e.kind.as_str())
+        .bind(&e.label)
+        .bind(json_list(&e.terms))
+        .bind(&e.created_at)
+        .execute(c)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn get(
+        c: &mut AnyConnection,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<DictionaryEntry>> {
+        let row =
+            sqlx::query("SELECT * FROM dictionary_entries WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id)
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Entries of the given workspaces (a workspace and its ancestors).
+    pub async fn list_for(
+        c: &mut AnyConnection,
+        workspace_ids: &[String],
+    ) -> Result<Vec<DictionaryEntry>> {
+        if workspace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM dictionary_entries WHERE workspace_id IN ({}) ORDER BY kind, label",
+            (1..=workspace_ids.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in workspace_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(c).await?.iter().map(from_row).collect()
+    }
+
+    pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM dictionary_entries WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+}

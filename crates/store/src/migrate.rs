@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_items.sql"),
         postgres: include_str!("../migrations/postgres/0002_items.sql"),
     },
+    Migration {
+        version: 3,
+        name: "dictionary",
+        sqlite: include_str!("../migrations/sqlite/0003_dictionary.sql"),
+        postgres: include_str!("../migrations/postgres/0003_dictionary.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

@@ -51,6 +51,8 @@ pub struct Org {
     /// An item stored in the parent workspace and a webhook source there.
     pub item: String,
     pub source: String,
+    /// A dictionary entry of the parent workspace.
+    pub entry: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -257,6 +259,17 @@ impl TestApp {
         app.create_ingest_source(&Actor::Cli, &global.workspace.id, "crm", "ndjson")
             .await
             .unwrap();
+        let entry = app
+            .add_dictionary_entry(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(
+                    json!({"kind": "product", "label": "Phone", "terms": ["Acme Phone"]}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -266,6 +279,7 @@ impl TestApp {
             team: team.id,
             item: stored.id,
             source: "crm".into(),
+            entry: entry.id,
             tokens,
         }
     }

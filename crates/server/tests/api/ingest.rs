@@ -139,3 +139,39 @@ api_test! {
         assert_eq!(app.get(&format!("/api/v1/workspaces/{}/items", acme.global), &acme.token(Role::Ambassador)).await.status, 403);
     };
 }
+
+api_test! {
+    dictionaries_tag_items_and_extend_intents_and_children_inherit_them => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let analyst = acme.token(Role::Analyst);
+        let dict = format!("/api/v1/workspaces/{}/dictionary", acme.global);
+        let r = app.post(&dict, json!({"kind": "competitor", "label": "Globex", "terms": ["Globex", "글로벡스", "格洛贝克斯"]}), &analyst).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = app.post(&dict, json!({"kind": "intent", "label": "feature_request", "terms": ["bitte einbauen", "please add"]}), &analyst).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let bad = app.post(&dict, json!({"kind": "intent", "label": "gossip", "terms": ["x"]}), &analyst).await;
+        assert_eq!((bad.status.as_u16(), bad.error_field()), (422, "label"));
+        let bad = app.post(&dict, json!({"kind": "product", "label": "X", "terms": ["ok", " "]}), &analyst).await;
+        assert_eq!((bad.status.as_u16(), bad.error_field()), (422, "terms[1]"));
+        assert_eq!(app.post(&dict, json!({"kind": "product", "label": "Y", "terms": ["y"]}), &acme.token(Role::Agent)).await.status, 403);
+
+        // Items in the child workspace are tagged with the parent's (centre of excellence's) dictionary.
+        let owner = acme.token(Role::Owner);
+        let Auth::Bearer(token) = owner.clone() else { unreachable!() };
+        let body = ndjson(&[("d-1", "Globex ist billiger, aber die Acme Phone Kamera ist besser. Dunkelmodus bitte einbauen"), ("d-2", "글로벡스로 바꿀까 고민 중")]);
+        let r = app.send(app.client.post(app.url(&format!("/api/v1/workspaces/{}/import?format=ndjson", acme.child))).bearer_auth(&token).body(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = app.get(&format!("/api/v1/workspaces/{}/items", acme.child), &owner).await;
+        let find = |id: &str| items.body["items"].as_array().unwrap().iter().find(|i| i["external_id"] == id).cloned().unwrap();
+        let d1 = find("d-1");
+        assert!(d1["tags"].as_array().unwrap().contains(&json!("competitor:Globex")), "{d1}");
+        assert!(d1["tags"].as_array().unwrap().contains(&json!("product:Phone")), "{d1}");
+        assert!(d1["intents"].as_array().unwrap().contains(&json!("feature_request")), "{d1}");
+        assert_eq!(find("d-2")["tags"], json!(["competitor:Globex"]));
+        let listed = app.get(&format!("/api/v1/workspaces/{}/dictionary", acme.child), &acme.token(Role::Viewer)).await;
+        assert_eq!(listed.body["entries"].as_array().unwrap().len(), 3, "inherited entries are listed");
+        let id = listed.body["entries"].as_array().unwrap().iter().find(|e| e["label"] == "Globex").unwrap()["id"].as_str().unwrap().to_string();
+        assert_eq!(app.delete(&format!("/api/v1/workspaces/{}/dictionary/{id}", acme.child), &analyst).await.status, 404, "deleted where it lives, not in a child");
+        assert_eq!(app.delete(&format!("{dict}/{id}"), &analyst).await.status, 204);
+    };
+}

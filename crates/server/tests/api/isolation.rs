@@ -16,6 +16,7 @@ struct Ids {
     token: String,
     item: String,
     source: String,
+    entry: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -26,6 +27,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{token}", &ids.token)
         .replace("{item}", &ids.item)
         .replace("{source}", &ids.source)
+        .replace("{entry}", &ids.entry)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -46,6 +48,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("PATCH", "/api/v1/workspaces/{ws}/members/{user}") => json!({"role": "viewer"}),
         ("POST", "/api/v1/workspaces/{ws}/ingest-sources") => json!({"name": "intruder"}),
+        ("POST", "/api/v1/workspaces/{ws}/dictionary") => {
+            json!({"kind": "competitor", "label": "Acme", "terms": ["Acme"]})
+        }
         _ => return None,
     })
 }
@@ -63,6 +68,7 @@ api_test! {
             token: foreign_token_id,
             item: globex.item.clone(),
             source: globex.source.clone(),
+            entry: globex.entry.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -72,6 +78,7 @@ api_test! {
             token: switchboard_store::new_id(),
             item: switchboard_store::new_id(),
             source: "no-such-source".into(),
+            entry: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -121,5 +128,6 @@ fn foreign_clone(i: &Ids) -> Ids {
         token: i.token.clone(),
         item: i.item.clone(),
         source: i.source.clone(),
+        entry: i.entry.clone(),
     }
 }
