@@ -1,91 +1,39 @@
 //! SIGKILL the server in the middle of a webhook ingest load: every acknowledged item must
 //! be there afterwards and the SQLite file must pass its integrity check.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use common::{ok, run, serve};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-fn cli(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("SWITCHBOARD_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn sigkill_during_webhook_ingest_loses_no_acknowledged_item() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    cli(
-        d,
-        &[
-            "user",
-            "add",
-            "--email",
-            "boss@example.com",
-            "--org",
-            "acme",
-            "--owner",
-            "--password-stdin",
-        ],
-        "a long password\n",
-    );
-    let ws: serde_json::Value = serde_json::from_str(&cli(
+    let owner = [
+        "user",
+        "add",
+        "--email",
+        "boss@example.com",
+        "--org",
+        "acme",
+        "--owner",
+        "--password-stdin",
+    ];
+    ok(run(d, &owner, Some("a long password\n")));
+    let ws = ok(run(
         d,
         &["workspace", "add", "--org", "acme", "--name", "Acme"],
-        "",
-    ))
-    .unwrap();
+        None,
+    ));
+    let ws: serde_json::Value = serde_json::from_str(&ws).unwrap();
     let ws_id = ws["id"].as_str().unwrap().to_string();
-    let secret = cli(
-        d,
-        &["source", "add", "--workspace", "acme", "--name", "load"],
-        "",
-    )
-    .trim()
-    .to_string();
+    let source = ["source", "add", "--workspace", "acme", "--name", "load"];
+    let secret = ok(run(d, &source, None)).trim().to_string();
 
-    let mut server = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(d)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_remove("SWITCHBOARD_DATABASE_URL")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, base) = serve(d);
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,8 +78,8 @@ fn sigkill_during_webhook_ingest_loses_no_acknowledged_item() {
     while acknowledged.lock().unwrap().len() < 2_000 && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    server.kill().unwrap(); // SIGKILL on Unix
-    server.wait().unwrap();
+    server.0.kill().unwrap(); // SIGKILL on Unix
+    server.0.wait().unwrap();
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         s.join().unwrap();

@@ -1,5 +1,6 @@
 //! Items, written in batches: one statement per few hundred items, never a transaction per item.
 
+use crate::queries::{parse, placeholders};
 use crate::{classify, opt_str, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -209,12 +210,6 @@ fn list(r: &AnyRow, col: &str) -> Result<Vec<String>> {
     Ok(serde_json::from_str(&s).unwrap_or_default())
 }
 
-fn parse<T: std::str::FromStr<Err = String>>(r: &AnyRow, col: &str) -> Result<T> {
-    let s: String = r.try_get(col)?;
-    s.parse().map_err(|e: String| {
-        crate::StoreError::Db(sqlx::Error::Decode(format!("column {col}: {e}").into()))
-    })
-}
 
 fn from_row(r: &AnyRow) -> Result<Item> {
     Ok(Item {
@@ -485,10 +480,7 @@ pub mod dictionary {
         }
         let sql = format!(
             "SELECT * FROM dictionary_entries WHERE workspace_id IN ({}) ORDER BY kind, label",
-            (1..=workspace_ids.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            placeholders(1, workspace_ids.len())
         );
         let mut q = sqlx::query(&sql);
         for id in workspace_ids {

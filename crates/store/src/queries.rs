@@ -6,7 +6,8 @@ use sqlx::{AnyConnection, Row};
 use switchboard_core::role::OrgRole;
 use switchboard_core::*;
 
-fn parse<T: std::str::FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<T> {
+/// A text column holding one of a closed set of names (roles, kinds, networks).
+pub(crate) fn parse<T: std::str::FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<T> {
     let s: String = row.try_get(col)?;
     s.parse().map_err(|e: String| {
         crate::StoreError::Db(sqlx::Error::Decode(format!("column {col}: {e}").into()))
@@ -14,7 +15,7 @@ fn parse<T: std::str::FromStr<Err = String>>(row: &AnyRow, col: &str) -> Result<
 }
 
 /// `$start, $start+1, ...` for an `IN (...)` list of `n` values.
-fn placeholders(start: usize, n: usize) -> String {
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
