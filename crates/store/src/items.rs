@@ -210,7 +210,6 @@ fn list(r: &AnyRow, col: &str) -> Result<Vec<String>> {
     Ok(serde_json::from_str(&s).unwrap_or_default())
 }
 
-
 fn from_row(r: &AnyRow) -> Result<Item> {
     Ok(Item {
         id: r.try_get("id")?,
