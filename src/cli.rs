@@ -60,6 +60,9 @@ struct ServeArgs {
     /// Trust X-Forwarded-For for the client address (only behind your own reverse proxy).
     #[arg(long, env = "SWITCHBOARD_TRUST_PROXY")]
     trust_proxy: bool,
+    /// Seconds between polls of each live channel (Mastodon, Bluesky).
+    #[arg(long, default_value_t = 60, env = "SWITCHBOARD_POLL_INTERVAL")]
+    poll_interval: u64,
 }
 
 #[derive(Subcommand)]
@@ -717,7 +720,8 @@ fn fresh_demo_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn serve(app: App, args: ServeArgs) -> Result<()> {
+async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
+    app.config.poll_interval = std::time::Duration::from_secs(args.poll_interval.max(5));
     let config = ServerConfig {
         bind: args.bind,
         secure_cookies: args.secure_cookies,
@@ -731,13 +735,27 @@ async fn serve(app: App, args: ServeArgs) -> Result<()> {
         server.local_addr(),
         app.store.backend().as_str()
     );
-    server
+    // Live channels are polled beside the server; each poll is claimed with a lease, so
+    // several servers on one PostgreSQL share the work without polling a channel twice.
+    let poller = tokio::spawn({
+        let app = app.clone();
+        async move {
+            loop {
+                if let Err(e) = app.poll_due().await {
+                    tracing::warn!(error = %e, "channel polling failed");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        }
+    });
+    let served = server
         .run_with_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("shutting down");
         })
         .await
-        .context("server failed")?;
+        .context("server failed");
+    poller.abort();
     app.store.close().await;
-    Ok(())
+    served
 }

@@ -176,3 +176,32 @@ pub struct DictionaryEntry {
     pub terms: Vec<String>,
     pub created_at: String,
 }
+
+crate::role::string_enum!(
+    /// Whether a channel is being polled, and if not, why.
+    ChannelStatus {
+        Active => "active",
+        NeedsReconnect => "needs_reconnect",
+        RateLimited => "rate_limited",
+        Error => "error",
+    }
+);
+
+/// A live connection to a network account. Its credentials are never part of this record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Channel {
+    pub id: String,
+    pub workspace_id: String,
+    pub network: Network,
+    pub name: String,
+    /// The Mastodon instance or Bluesky service, e.g. `https://mastodon.social`.
+    pub base_url: String,
+    pub account: String,
+    /// What is followed: `notifications`, `tag:NAME`, `search:QUERY`.
+    pub feeds: Vec<String>,
+    pub status: ChannelStatus,
+    pub status_message: Option<String>,
+    pub next_poll_at: String,
+    pub last_polled_at: Option<String>,
+    pub created_at: String,
+}

@@ -8,8 +8,8 @@ pub mod validate;
 
 pub use error::{ErrorCode, ValidationError};
 pub use item::{
-    Author, DictionaryEntry, DictionaryKind, Enrichment, IngestSource, Item, ItemKind, Metrics,
-    Network, NewItem, Sentiment,
+    Author, Channel, ChannelStatus, DictionaryEntry, DictionaryKind, Enrichment, IngestSource,
+    Item, ItemKind, Metrics, Network, NewItem, Sentiment,
 };
 pub use model::*;
 pub use role::{Permission, Role, TeamFunction};

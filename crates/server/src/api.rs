@@ -59,6 +59,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/workspaces/{ws}/dictionary"),
     ("POST", "/api/v1/workspaces/{ws}/dictionary"),
     ("DELETE", "/api/v1/workspaces/{ws}/dictionary/{entry}"),
+    ("GET", "/api/v1/workspaces/{ws}/channels"),
+    ("POST", "/api/v1/workspaces/{ws}/channels"),
+    ("DELETE", "/api/v1/workspaces/{ws}/channels/{channel}"),
+    ("POST", "/api/v1/workspaces/{ws}/channels/{channel}/poll"),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/channels/{channel}/credentials",
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -123,6 +131,22 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/workspaces/{ws}/dictionary/{entry}",
             delete(ingest_api::delete_dictionary_entry),
+        )
+        .route(
+            "/workspaces/{ws}/channels",
+            get(ingest_api::list_channels).post(ingest_api::create_channel),
+        )
+        .route(
+            "/workspaces/{ws}/channels/{channel}",
+            delete(ingest_api::delete_channel),
+        )
+        .route(
+            "/workspaces/{ws}/channels/{channel}/poll",
+            post(ingest_api::poll_channel),
+        )
+        .route(
+            "/workspaces/{ws}/channels/{channel}/credentials",
+            post(ingest_api::reconnect_channel),
         )
 }
 

@@ -237,3 +237,63 @@ pub async fn delete_dictionary_entry(
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+pub async fn list_channels(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+) -> ApiResult<Response> {
+    let channels = state.app.list_channels(&user.actor(), &ws).await?;
+    Ok(Json(json!({ "channels": channels })).into_response())
+}
+
+pub async fn create_channel(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(ws): Path<String>,
+    ApiJson(body): ApiJson<switchboard_service::channels::CreateChannel>,
+) -> ApiResult<Response> {
+    let channel = state.app.create_channel(&user.actor(), &ws, body).await?;
+    Ok((StatusCode::CREATED, Json(channel)).into_response())
+}
+
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, channel)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    state
+        .app
+        .delete_channel(&user.actor(), &ws, &channel)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn poll_channel(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, channel)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .app
+            .poll_channel_now(&user.actor(), &ws, &channel)
+            .await?,
+    )
+    .into_response())
+}
+
+pub async fn reconnect_channel(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, channel)): Path<(String, String)>,
+    ApiJson(body): ApiJson<switchboard_service::channels::Reconnect>,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .app
+            .reconnect_channel(&user.actor(), &ws, &channel, body)
+            .await?,
+    )
+    .into_response())
+}

@@ -15,7 +15,7 @@ use maud::{html, Markup, DOCTYPE};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::HashMap;
-use switchboard_core::{Permission, Role, TeamFunction};
+use switchboard_core::{ChannelStatus, Permission, Role, TeamFunction};
 use switchboard_service::ops::{
     AddMember, AddTeamMember, CreateTeam, CreateWorkspace, MeView, UpdateMember, UpdateTeam,
     UpdateWorkspace, WorkspaceView,
@@ -747,6 +747,14 @@ async fn workspace_page(
         Ok(t) => t,
         Err(e) => return error_page(e),
     };
+    let channels = match state
+        .app
+        .list_channels(&user.actor(), &w.workspace.id)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
     let base = ctx.ws_path();
     let parents: Vec<&WorkspaceView> = ctx
         .me
@@ -772,6 +780,28 @@ async fn workspace_page(
                 }
             }
             p { "Your roles here: " @for r in &w.roles { span.badge { (r) } } }
+        }
+        @if !channels.is_empty() {
+            h2 { "Channels" }
+            table #channel-list {
+                thead { tr { th { "Channel" } th { "Network" } th { "Account" } th { "Status" } th { "Last polled (UTC)" } } }
+                tbody {
+                    @for c in &channels {
+                        tr {
+                            td { (c.name) } td { (c.network) } td.mono { (c.account) }
+                            td {
+                                @match c.status {
+                                    ChannelStatus::NeedsReconnect => { span.badge.danger { "needs reconnect" } }
+                                    ChannelStatus::Active => { span.badge { "active" } }
+                                    other => { span.badge.warn { (other.as_str().replace('_', " ")) } }
+                                }
+                                @if let Some(m) = &c.status_message { br; span.muted { (m) } }
+                            }
+                            td.muted { (c.last_polled_at.as_deref().map(|t| t.replace('T', " ")).unwrap_or_else(|| "never".into())) }
+                        }
+                    }
+                }
+            }
         }
         h2 { "Teams" }
         table {

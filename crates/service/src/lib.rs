@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod channels;
 pub mod demo;
 mod error;
 pub mod ingest;
@@ -27,6 +28,8 @@ pub struct ServiceConfig {
     pub secrets: secrets::SecretBox,
     /// How far a signed webhook's timestamp may be from now.
     pub webhook_max_skew: Duration,
+    /// How often each live channel is polled.
+    pub poll_interval: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -36,6 +39,7 @@ impl Default for ServiceConfig {
             login_limits: LoginLimits::default(),
             secrets: secrets::SecretBox::ephemeral(),
             webhook_max_skew: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(60),
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct App {
     pub login_limiter: std::sync::Arc<LoginLimiter>,
     // Built on first use: its lexicons and model take a moment to load.
     enricher: std::sync::Arc<std::sync::OnceLock<switchboard_enrich::Enricher>>,
+    /// For the networks' APIs (connectors).
+    pub http: reqwest::Client,
 }
 
 impl App {
@@ -58,6 +64,11 @@ impl App {
             config,
             login_limiter,
             enricher: Default::default(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
         }
     }
 }

@@ -496,3 +496,153 @@ pub mod dictionary {
         Ok(())
     }
 }
+
+pub mod channels {
+    use super::*;
+    use switchboard_core::{Channel, ChannelStatus};
+
+    /// A channel with its sealed credentials, key id and cursor JSON.
+    pub struct ChannelRow {
+        pub channel: Channel,
+        pub credentials_sealed: String,
+        pub key_id: String,
+        pub cursor: String,
+    }
+
+    fn from_row(r: &AnyRow) -> Result<ChannelRow> {
+        Ok(ChannelRow {
+            channel: Channel {
+                id: r.try_get("id")?,
+                workspace_id: r.try_get("workspace_id")?,
+                network: parse(r, "network")?,
+                name: r.try_get("name")?,
+                base_url: r.try_get("base_url")?,
+                account: r.try_get("account")?,
+                feeds: super::list(r, "feeds")?,
+                status: parse(r, "status")?,
+                status_message: opt_str(r, "status_message")?,
+                next_poll_at: r.try_get("next_poll_at")?,
+                last_polled_at: opt_str(r, "last_polled_at")?,
+                created_at: r.try_get("created_at")?,
+            },
+            credentials_sealed: r.try_get("credentials_sealed")?,
+            key_id: r.try_get("key_id")?,
+            cursor: r.try_get("cursor")?,
+        })
+    }
+
+    pub async fn insert(c: &mut AnyConnection, row: &ChannelRow) -> Result<()> {
+        let ch = &row.channel;
+        sqlx::query(
+            "INSERT INTO channels (id, workspace_id, network, name, base_url, account, credentials_sealed, key_id, \
+             feeds, cursor, status, status_message, next_poll_at, last_polled_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&ch.id)
+        .bind(&ch.workspace_id)
+        .bind(ch.network.as_str())
+        .bind(&ch.name)
+        .bind(&ch.base_url)
+        .bind(&ch.account)
+        .bind(&row.credentials_sealed)
+        .bind(&row.key_id)
+        .bind(json_list(&ch.feeds))
+        .bind(&row.cursor)
+        .bind(ch.status.as_str())
+        .bind(ch.status_message.as_deref())
+        .bind(&ch.next_poll_at)
+        .bind(ch.last_polled_at.as_deref())
+        .bind(&ch.created_at)
+        .execute(c)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<ChannelRow>> {
+        let row = sqlx::query("SELECT * FROM channels WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list(c: &mut AnyConnection, workspace_id: &str) -> Result<Vec<Channel>> {
+        let rows = sqlx::query("SELECT * FROM channels WHERE workspace_id = $1 ORDER BY name")
+            .bind(workspace_id)
+            .fetch_all(c)
+            .await?;
+        rows.iter()
+            .map(|r| from_row(r).map(|x| x.channel))
+            .collect()
+    }
+
+    /// Channels due for a poll (not waiting for a reconnect), oldest due first.
+    pub async fn due(c: &mut AnyConnection, now: &str, limit: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM channels WHERE next_poll_at <= $1 AND status <> 'needs_reconnect' ORDER BY next_poll_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Takes the channel for one poll: moves its next poll to `lease_until` if it is still
+    /// due at `now`. False when another process claimed it first.
+    pub async fn claim(
+        c: &mut AnyConnection,
+        id: &str,
+        now: &str,
+        lease_until: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE channels SET next_poll_at = $1 WHERE id = $2 AND next_poll_at <= $3",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a poll's outcome: the new cursor and (rotated) credentials, status and next poll.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish_poll(
+        c: &mut AnyConnection,
+        id: &str,
+        cursor: &str,
+        credentials_sealed: &str,
+        key_id: &str,
+        status: ChannelStatus,
+        message: Option<&str>,
+        next_poll_at: &str,
+        polled_at: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE channels SET cursor = $1, credentials_sealed = $2, key_id = $3, status = $4, status_message = $5, \
+             next_poll_at = $6, last_polled_at = $7 WHERE id = $8",
+        )
+        .bind(cursor)
+        .bind(credentials_sealed)
+        .bind(key_id)
+        .bind(status.as_str())
+        .bind(message)
+        .bind(next_poll_at)
+        .bind(polled_at)
+        .bind(id)
+        .execute(c)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM channels WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+}

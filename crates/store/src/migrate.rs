@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_dictionary.sql"),
         postgres: include_str!("../migrations/postgres/0003_dictionary.sql"),
     },
+    Migration {
+        version: 4,
+        name: "channels",
+        sqlite: include_str!("../migrations/sqlite/0004_channels.sql"),
+        postgres: include_str!("../migrations/postgres/0004_channels.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

@@ -53,6 +53,8 @@ pub struct Org {
     pub source: String,
     /// A dictionary entry of the parent workspace.
     pub entry: String,
+    /// A live channel of the parent workspace (never polled in tests that do not say so).
+    pub channel: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -270,6 +272,33 @@ impl TestApp {
             )
             .await
             .unwrap();
+        // Stored directly: creating a channel through the service checks its credentials
+        // against the network.
+        let channel_id = switchboard_store::new_id();
+        let row = switchboard_store::items::channels::ChannelRow {
+            channel: switchboard_core::Channel {
+                id: channel_id.clone(),
+                workspace_id: global.workspace.id.clone(),
+                network: switchboard_core::Network::Mastodon,
+                name: "Main".into(),
+                base_url: "http://127.0.0.1:9".into(),
+                account: slug.into(),
+                feeds: vec!["notifications".into()],
+                status: switchboard_core::ChannelStatus::NeedsReconnect,
+                status_message: None,
+                next_poll_at: "2100-01-01T00:00:00.000Z".into(),
+                last_polled_at: None,
+                created_at: switchboard_store::now(),
+            },
+            credentials_sealed: app.config.secrets.seal("{}").unwrap(),
+            key_id: app.config.secrets.key_id().into(),
+            cursor: "{}".into(),
+        };
+        let mut tx = app.store.write().await.unwrap();
+        switchboard_store::items::channels::insert(&mut tx, &row)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -280,6 +309,7 @@ impl TestApp {
             item: stored.id,
             source: "crm".into(),
             entry: entry.id,
+            channel: channel_id,
             tokens,
         }
     }

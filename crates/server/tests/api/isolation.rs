@@ -17,6 +17,7 @@ struct Ids {
     item: String,
     source: String,
     entry: String,
+    channel: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -28,6 +29,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{item}", &ids.item)
         .replace("{source}", &ids.source)
         .replace("{entry}", &ids.entry)
+        .replace("{channel}", &ids.channel)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -48,6 +50,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("PATCH", "/api/v1/workspaces/{ws}/members/{user}") => json!({"role": "viewer"}),
         ("POST", "/api/v1/workspaces/{ws}/ingest-sources") => json!({"name": "intruder"}),
+        ("POST", "/api/v1/workspaces/{ws}/channels/{channel}/credentials") => {
+            json!({"access_token": "x"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/channels") => {
+            json!({"network": "mastodon", "name": "x", "base_url": "http://127.0.0.1:9", "access_token": "x"})
+        }
         ("POST", "/api/v1/workspaces/{ws}/dictionary") => {
             json!({"kind": "competitor", "label": "Acme", "terms": ["Acme"]})
         }
@@ -69,6 +77,7 @@ api_test! {
             item: globex.item.clone(),
             source: globex.source.clone(),
             entry: globex.entry.clone(),
+            channel: globex.channel.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -79,6 +88,7 @@ api_test! {
             item: switchboard_store::new_id(),
             source: "no-such-source".into(),
             entry: switchboard_store::new_id(),
+            channel: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -129,5 +139,6 @@ fn foreign_clone(i: &Ids) -> Ids {
         item: i.item.clone(),
         source: i.source.clone(),
         entry: i.entry.clone(),
+        channel: i.channel.clone(),
     }
 }

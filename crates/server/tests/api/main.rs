@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod channels;
 mod errors;
 mod ingest;
 mod isolation;
