@@ -3,9 +3,9 @@
 //! operations people use, so the demo's audit log reads like a real one.
 
 use crate::ops::{AddMember, AddTeamMember, CreateTeam, CreateWorkspace};
-use crate::{Actor, App, Audit, ServiceResult, NONE};
+use crate::{Actor, App, Audit, ServiceError, ServiceResult, NONE};
 use rand::Rng;
-use switchboard_core::{Organization, Role, TeamFunction};
+use switchboard_core::{NewItem, Organization, Role, TeamFunction};
 use switchboard_store::{new_id, now, orgs, users};
 
 pub const ORG_SLUG: &str = "acme";
@@ -217,6 +217,142 @@ impl App {
                 password: pw,
             });
         }
+        self.seed_demo_items().await?;
         Ok(out)
     }
+
+    /// A dictionary in the centre of excellence and two weeks of mentions per region, run
+    /// through the same enrichment and storage as real ones.
+    async fn seed_demo_items(&self) -> ServiceResult<()> {
+        let actor = Actor::Cli;
+        let global = format!("{ORG_SLUG}/acme-global");
+        for (kind, label, terms) in [
+            (
+                "product",
+                "Acme App",
+                vec!["Acme App", "AcmeApp", "애크미 앱", "Acme应用"],
+            ),
+            ("brand", "Acme", vec!["Acme", "애크미", "艾克米"]),
+            ("competitor", "Globex", vec!["Globex", "글로벡스"]),
+        ] {
+            let entry = serde_json::from_value(
+                serde_json::json!({"kind": kind, "label": label, "terms": terms}),
+            )
+            .map_err(ServiceError::internal)?;
+            self.add_dictionary_entry(&actor, &global, entry).await?;
+        }
+        let now = time::OffsetDateTime::now_utc();
+        for (ws, network, texts) in DEMO_ITEMS {
+            let workspace = self
+                .get_workspace(&actor, &format!("{ORG_SLUG}/{ws}"))
+                .await?;
+            let enricher = self.workspace_enricher(&workspace.workspace.id).await?;
+            let mut writes = Vec::new();
+            for (i, (text, handle)) in texts.iter().enumerate() {
+                // Spread over the last 14 days, newest last.
+                let at = now
+                    - time::Duration::hours(
+                        ((texts.len() - i) as i64) * 14 * 24 / texts.len() as i64,
+                    );
+                let item: NewItem = serde_json::from_value(serde_json::json!({
+                    "network": network,
+                    "external_id": format!("demo-{ws}-{i}"),
+                    "kind": if i % 4 == 0 { "reply" } else { "mention" },
+                    "author": {"id": format!("demo-{handle}"), "handle": handle, "display_name": handle.split('@').next().unwrap_or(handle), "followers": 120 + i * 37},
+                    "text": text,
+                    "created_at": switchboard_store::timestamp(at),
+                }))
+                .map_err(ServiceError::internal)?;
+                writes.push(enricher.prepare(item));
+            }
+            self.store_items(&workspace.workspace.id, writes).await?;
+        }
+        Ok(())
+    }
 }
+
+type DemoTexts = &'static [(&'static str, &'static str)];
+
+/// (workspace, network, [(text, author handle)])
+const DEMO_ITEMS: &[(&str, &str, DemoTexts)] = &[
+    (
+        "acme-de",
+        "mastodon",
+        &[
+            (
+                "Die neue Acme App ist richtig schnell geworden, danke! 👍",
+                "jana@social.example",
+            ),
+            (
+                "Seit dem Update 4.2 stürzt die Acme App beim Login ständig ab 😡",
+                "mark@social.example",
+            ),
+            (
+                "Login geht nicht mehr seit dem Update. Bitte schnell beheben!",
+                "tobi@social.example",
+            ),
+            (
+                "Wo kann ich das Pro-Abo kaufen? Gibt es einen Rabatt für Studenten?",
+                "lea@social.example",
+            ),
+            (
+                "Globex ist billiger, aber der Acme Support ist viel besser",
+                "kai@social.example",
+            ),
+            (
+                "Sucht ihr noch Entwickler in Berlin? Würde mich gerne bewerben",
+                "sven@social.example",
+            ),
+            (
+                "Bitte einen Dunkelmodus einbauen, das wäre super",
+                "mia@social.example",
+            ),
+            (
+                "Die App hängt beim Start, nach dem Update nur noch Fehler",
+                "olaf@social.example",
+            ),
+        ],
+    ),
+    (
+        "acme-kr",
+        "bluesky",
+        &[
+            (
+                "애크미 앱 새 기능 정말 좋아요 감사합니다 ❤️",
+                "minji.bsky.social",
+            ),
+            (
+                "업데이트 후에 로그인이 안 돼요 😭 빨리 고쳐 주세요",
+                "jiho.bsky.social",
+            ),
+            ("배송이 너무 늦어요 환불해 주세요", "seoyeon.bsky.social"),
+            ("프로 요금제는 어디서 구매할 수 있나요?", "hyun.bsky.social"),
+            ("앱이 계속 튕겨요. 최악이에요", "dami.bsky.social"),
+            ("글로벡스보다 애크미가 훨씬 편해요", "yuna.bsky.social"),
+        ],
+    ),
+    (
+        "acme-global",
+        "mastodon",
+        &[
+            (
+                "Love the new Acme App update, so much faster 😍",
+                "sam@example.social",
+            ),
+            (
+                "The Acme App keeps crashing since 4.2, I can't log in. Please fix this!",
+                "alex@example.social",
+            ),
+            (
+                "Are you hiring backend engineers? Would love to apply",
+                "riley@example.social",
+            ),
+            (
+                "Would be great to have a dark mode in the web client",
+                "jo@example.social",
+            ),
+            ("这个质量太差了，我要退货", "wei@example.social"),
+            ("新版本很好用，推荐给大家 👍", "lin@example.social"),
+        ],
+    ),
+];

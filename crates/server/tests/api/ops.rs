@@ -142,3 +142,24 @@ api_test! {
         assert_eq!((bad.status.as_u16(), bad.error_code(), bad.error_field()), (400, "invalid_query", "limit"));
     };
 }
+
+api_test! {
+    demo_seed_gives_each_user_a_working_login_and_enriched_items => |app: TestApp| async move {
+        let users = app.app.seed_demo().await.unwrap();
+        assert_eq!(users.len(), 9, "an owner and one user per other role");
+        let owner = app.login(&users[0].email, &users[0].password).await;
+        let ws = app.get("/api/v1/workspaces", &owner).await;
+        let names: Vec<&str> = ws.body["workspaces"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Acme DE", "Acme Global", "Acme KR"]);
+        let items = app.get("/api/v1/workspaces/acme-de/items", &owner).await;
+        let list = items.body["items"].as_array().unwrap();
+        assert_eq!(list.len(), 8);
+        assert!(list.iter().any(|i| i["lang"] == "de" && i["sentiment"]["label"] == "negative" && i["intents"].as_array().unwrap().contains(&json!("bug_report"))), "{}", items.text);
+        assert!(list.iter().any(|i| i["tags"].as_array().unwrap().contains(&json!("competitor:Globex"))));
+        // Seeding again keeps the data and hands out new passwords that work.
+        let again = app.app.seed_demo().await.unwrap();
+        assert_ne!(again[0].password, users[0].password);
+        app.login(&again[1].email, &again[1].password).await;
+        assert_eq!(app.get("/api/v1/workspaces/acme-de/items", &owner).await.body["items"].as_array().unwrap().len(), 8);
+    };
+}
