@@ -69,6 +69,25 @@ enum Feed {
     Bluesky(BlueskyFeed),
 }
 
+enum Client {
+    Mastodon(MastodonClient),
+    Bluesky(BlueskyClient),
+}
+
+impl Client {
+    async fn poll(
+        &self,
+        feed: &Feed,
+        cursor: &Cursor,
+    ) -> Result<switchboard_connectors::PollResult, ConnectorError> {
+        match (self, feed) {
+            (Client::Mastodon(c), Feed::Mastodon(f)) => c.poll(f, cursor).await,
+            (Client::Bluesky(c), Feed::Bluesky(f)) => c.poll(f, cursor).await,
+            _ => Err(ConnectorError::Protocol("a feed of another network".into())),
+        }
+    }
+}
+
 fn parse_feed(network: Network, spec: &str, field: &str) -> ServiceResult<Feed> {
     let spec = spec.trim();
     let bad = || ServiceError::invalid(field, "a feed is notifications, tag:NAME or search:QUERY");
@@ -399,67 +418,52 @@ impl App {
         )
         .map_err(ServiceError::internal)?;
         let mut cursor: Cursor = serde_json::from_str(&row.cursor).unwrap_or_default();
-        let mut items: Vec<NewItem> = Vec::new();
-        let mut skipped = 0;
-        let mut outcome: Result<Option<Duration>, ConnectorError> = Ok(None);
-        let mut session_after = None;
-        match &credentials {
-            Credentials::Mastodon { access_token } => {
-                let client = MastodonClient::new(&ch.base_url, access_token, self.http.clone());
-                for spec in &ch.feeds {
-                    let Ok(Feed::Mastodon(feed)) = parse_feed(ch.network, spec, "feeds") else {
-                        continue;
-                    };
-                    match client.poll(&feed, &cursor).await {
-                        Ok(r) => {
-                            items.extend(r.items);
-                            skipped += r.skipped;
-                            cursor = r.cursor;
-                            if r.retry_after.is_some() {
-                                outcome = Ok(r.retry_after);
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            outcome = Err(e);
-                            break;
-                        }
-                    }
-                }
-            }
+        let client = match &credentials {
+            Credentials::Mastodon { access_token } => Client::Mastodon(MastodonClient::new(
+                &ch.base_url,
+                access_token,
+                self.http.clone(),
+            )),
             Credentials::Bluesky {
                 app_password,
                 session,
             } => {
-                let mut client =
+                let client =
                     BlueskyClient::new(&ch.base_url, &ch.account, app_password, self.http.clone());
-                if let Some(s) = session.clone() {
-                    client = client.with_session(s);
-                }
-                for spec in &ch.feeds {
-                    let Ok(Feed::Bluesky(feed)) = parse_feed(ch.network, spec, "feeds") else {
-                        continue;
-                    };
-                    match client.poll(&feed, &cursor).await {
-                        Ok(r) => {
-                            items.extend(r.items);
-                            skipped += r.skipped;
-                            cursor = r.cursor;
-                            if r.retry_after.is_some() {
-                                outcome = Ok(r.retry_after);
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            outcome = Err(e);
-                            break;
-                        }
+                Client::Bluesky(match session.clone() {
+                    Some(s) => client.with_session(s),
+                    None => client,
+                })
+            }
+        };
+        let mut items: Vec<NewItem> = Vec::new();
+        let mut skipped = 0;
+        let mut outcome: Result<Option<Duration>, ConnectorError> = Ok(None);
+        for spec in &ch.feeds {
+            let Ok(feed) = parse_feed(ch.network, spec, "feeds") else {
+                continue;
+            };
+            match client.poll(&feed, &cursor).await {
+                Ok(r) => {
+                    items.extend(r.items);
+                    skipped += r.skipped;
+                    cursor = r.cursor;
+                    if r.retry_after.is_some() {
+                        outcome = Ok(r.retry_after);
+                        break;
                     }
                 }
-                // Refreshes rotate the tokens: keep the newest.
-                session_after = client.session();
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
         }
+        // Refreshes rotate Bluesky's tokens: keep the newest.
+        let session_after = match &client {
+            Client::Bluesky(b) => b.session(),
+            Client::Mastodon(_) => None,
+        };
         // Items first, cursor after: a crash in between re-fetches, and the upsert makes that harmless.
         let counts = if items.is_empty() {
             UpsertCounts::default()
