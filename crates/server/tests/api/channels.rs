@@ -140,3 +140,94 @@ api_test! {
         assert_eq!(app.delete(&format!("{channels}/{id}"), &admin).await.status, 204);
     };
 }
+
+#[derive(Default)]
+struct Pds {
+    access: String,
+    refreshes: usize,
+    logins: usize,
+}
+
+type SharedPds = Arc<Mutex<Pds>>;
+
+async fn create_session(State(s): State<SharedPds>, Json(body): Json<Value>) -> Response {
+    if body["password"] != "app-pass-1234" {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}))).into_response();
+    }
+    let mut p = s.lock().unwrap();
+    p.logins += 1;
+    p.access = format!("access-{}", p.logins);
+    Json(json!({"accessJwt": p.access, "refreshJwt": "refresh-1", "did": "did:plc:acme", "handle": "acme.bsky.social"})).into_response()
+}
+
+async fn refresh_session(State(s): State<SharedPds>, h: HeaderMap) -> Response {
+    if h.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer refresh-1") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "ExpiredToken", "message": "Token has expired"})),
+        )
+            .into_response();
+    }
+    let mut p = s.lock().unwrap();
+    p.refreshes += 1;
+    p.access = format!("refreshed-{}", p.refreshes);
+    Json(json!({"accessJwt": p.access, "refreshJwt": "refresh-1", "did": "did:plc:acme", "handle": "acme.bsky.social"})).into_response()
+}
+
+async fn list_notifications(State(s): State<SharedPds>, h: HeaderMap) -> Response {
+    let want = format!("Bearer {}", s.lock().unwrap().access);
+    if h.get("authorization").and_then(|v| v.to_str().ok()) != Some(want.as_str()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "ExpiredToken", "message": "Token has expired"})),
+        )
+            .into_response();
+    }
+    Json(json!({"notifications": [{
+        "uri": "at://did:plc:minji/app.bsky.feed.post/3kabc", "cid": "bafy1",
+        "author": {"did": "did:plc:minji", "handle": "minji.bsky.social", "displayName": "Minji"},
+        "reason": "mention",
+        "record": {"$type": "app.bsky.feed.post", "text": "@acme.bsky.social 배송이 너무 늦어요 환불해 주세요", "createdAt": "2026-11-20T09:00:00.000Z", "langs": ["ko"]},
+        "indexedAt": "2026-11-20T09:00:01.000Z", "isRead": false
+    }]}))
+    .into_response()
+}
+
+api_test! {
+    bluesky_channel_keeps_its_rotated_session_sealed_between_polls => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let admin = acme.token(Role::Admin);
+        let pds: SharedPds = Arc::default();
+        let router = Router::new()
+            .route("/xrpc/com.atproto.server.createSession", axum::routing::post(create_session))
+            .route("/xrpc/com.atproto.server.refreshSession", axum::routing::post(refresh_session))
+            .route("/xrpc/app.bsky.notification.listNotifications", get(list_notifications))
+            .with_state(pds.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let channels = format!("/api/v1/workspaces/{}/channels", acme.global);
+        let wrong = app.post(&channels, json!({"network": "bluesky", "name": "Bluesky", "base_url": url, "handle": "acme.bsky.social", "app_password": "nope"}), &admin).await;
+        assert_eq!((wrong.status.as_u16(), wrong.error_field()), (422, "app_password"), "{}", wrong.text);
+        let created = app.post(&channels, json!({"network": "bluesky", "name": "Bluesky", "base_url": url, "handle": "acme.bsky.social", "app_password": "app-pass-1234"}), &admin).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let polled = app.post(&format!("{channels}/{id}/poll"), json!({}), &admin).await;
+        assert_eq!(polled.body["imported"].as_u64(), Some(1), "{}", polled.text);
+        assert_eq!(pds.lock().unwrap().logins, 1, "the session from creating the channel was reused");
+
+        // The access token expires: the client refreshes, and the new session is what gets sealed.
+        pds.lock().unwrap().access = "refreshed-1".into();
+        pds.lock().unwrap().refreshes = 0;
+        let polled = app.post(&format!("{channels}/{id}/poll"), json!({}), &admin).await;
+        assert_eq!((polled.body["channel"]["status"].as_str(), polled.body["unchanged"].as_u64()), (Some("active"), Some(0)), "{}", polled.text);
+        let refreshes = pds.lock().unwrap().refreshes;
+        let polled = app.post(&format!("{channels}/{id}/poll"), json!({}), &admin).await;
+        assert_eq!(polled.body["channel"]["status"], "active", "{}", polled.text);
+        assert_eq!(pds.lock().unwrap().refreshes, refreshes, "the rotated session was stored, so no second refresh");
+        let items = app.get(&format!("/api/v1/workspaces/{}/items", acme.global), &admin).await;
+        let item = items.body["items"].as_array().unwrap().iter().find(|i| i["network"] == "bluesky").cloned().unwrap();
+        assert_eq!((item["lang"].as_str(), item["sentiment"]["label"].as_str()), (Some("ko"), Some("negative")), "{item}");
+    };
+}
