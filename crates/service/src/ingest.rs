@@ -154,22 +154,31 @@ impl WorkspaceEnricher {
     }
 }
 
+/// The dictionary entries of a workspace and of its ancestors (the centres of excellence it
+/// inherits from), walking up at most 64 levels and stopping at a cycle.
+async fn dictionary_with_ancestors(
+    c: &mut switchboard_store::AnyConnection,
+    workspace_id: &str,
+) -> ServiceResult<Vec<DictionaryEntry>> {
+    let mut chain: Vec<String> = Vec::new();
+    let mut cur = Some(workspace_id.to_string());
+    while let Some(id) = cur.take() {
+        if chain.len() > 64 || chain.contains(&id) {
+            break;
+        }
+        cur = switchboard_store::workspaces::get(c, &id)
+            .await?
+            .and_then(|w| w.parent_id);
+        chain.push(id);
+    }
+    Ok(items::dictionary::list_for(c, &chain).await?)
+}
+
 impl App {
     /// The workspace's enrichment: its own and its ancestors' dictionary entries.
     pub async fn workspace_enricher(&self, workspace_id: &str) -> ServiceResult<WorkspaceEnricher> {
         let mut c = self.store.read().await?;
-        let mut chain = Vec::new();
-        let mut cur = Some(workspace_id.to_string());
-        while let Some(id) = cur.take() {
-            if chain.len() > 64 || chain.contains(&id) {
-                break;
-            }
-            cur = switchboard_store::workspaces::get(&mut c, &id)
-                .await?
-                .and_then(|w| w.parent_id);
-            chain.push(id);
-        }
-        let entries = items::dictionary::list_for(&mut c, &chain).await?;
+        let entries = dictionary_with_ancestors(&mut c, workspace_id).await?;
         Ok(WorkspaceEnricher::new(self.enricher(), &entries))
     }
 
@@ -677,18 +686,7 @@ impl App {
         let access = Access::load(&mut c, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::ListeningRead)?;
-        let mut chain = vec![wa.workspace.id.clone()];
-        let mut parent = wa.workspace.parent_id.clone();
-        while let Some(p) = parent.take() {
-            if chain.len() > 64 || chain.contains(&p) {
-                break;
-            }
-            parent = switchboard_store::workspaces::get(&mut c, &p)
-                .await?
-                .and_then(|w| w.parent_id);
-            chain.push(p);
-        }
-        Ok(items::dictionary::list_for(&mut c, &chain).await?)
+        dictionary_with_ancestors(&mut c, &wa.workspace.id).await
     }
 
     pub async fn add_dictionary_entry(
