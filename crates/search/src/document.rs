@@ -69,11 +69,7 @@ impl IndexDoc {
             sentiment: item.sentiment.label.clone(),
             text: item.text.clone(),
             hashtags: item.hashtags.iter().map(|h| keyword(h)).collect(),
-            mentions: item
-                .mentions
-                .iter()
-                .flat_map(|m| handle_keys(m))
-                .collect(),
+            mentions: item.mentions.iter().flat_map(|m| handle_keys(m)).collect(),
             author_keys,
             author: item.author.handle.clone(),
             followers: item.author.followers.unwrap_or(0),

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -140,8 +142,12 @@ impl SearchIndex {
                 }
             }
             // Derived data of another version: start over.
-            for entry in std::fs::read_dir(dir).map_err(|e| SearchError::Io(dir.display().to_string(), e))? {
-                let p = entry.map_err(|e| SearchError::Io(dir.display().to_string(), e))?.path();
+            for entry in
+                std::fs::read_dir(dir).map_err(|e| SearchError::Io(dir.display().to_string(), e))?
+            {
+                let p = entry
+                    .map_err(|e| SearchError::Io(dir.display().to_string(), e))?
+                    .path();
                 if p.is_file() {
                     let _ = std::fs::remove_file(&p);
                 }
@@ -304,7 +310,12 @@ impl SearchIndex {
             Box::new(BooleanQuery::new(
                 workspaces
                     .iter()
-                    .map(|w| (Occur::Should, Box::new(self.term(self.fields.ws, w)) as Box<dyn TQuery>))
+                    .map(|w| {
+                        (
+                            Occur::Should,
+                            Box::new(self.term(self.fields.ws, w)) as Box<dyn TQuery>,
+                        )
+                    })
                     .collect(),
             ))
         };
@@ -316,10 +327,7 @@ impl SearchIndex {
     }
 
     fn term(&self, field: Field, v: &str) -> TermQuery {
-        TermQuery::new(
-            Term::from_field_text(field, v),
-            IndexRecordOption::Basic,
-        )
+        TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic)
     }
 
     fn to_tantivy(&self, q: &Query) -> Result<Box<dyn TQuery>> {
@@ -362,7 +370,9 @@ impl SearchIndex {
                 let mut positive = false;
                 for p in parts {
                     match p {
-                        Query::Not(inner) => clauses.push((Occur::MustNot, self.to_tantivy(inner)?)),
+                        Query::Not(inner) => {
+                            clauses.push((Occur::MustNot, self.to_tantivy(inner)?))
+                        }
                         other => {
                             positive = true;
                             clauses.push((Occur::Must, self.to_tantivy(other)?))
@@ -403,18 +413,16 @@ impl SearchIndex {
     ) -> Result<Page> {
         let compiled = self.compile(workspaces, q)?;
         let query: Box<dyn TQuery> = match cursor {
-            Some(c) => {
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, compiled),
-                    (
-                        Occur::Must,
-                        Box::new(RangeQuery::new(
-                            Bound::Unbounded,
-                            Bound::Excluded(Term::from_field_u64(self.fields.sk, c)),
-                        )),
-                    ),
-                ]))
-            }
+            Some(c) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, compiled),
+                (
+                    Occur::Must,
+                    Box::new(RangeQuery::new(
+                        Bound::Unbounded,
+                        Bound::Excluded(Term::from_field_u64(self.fields.sk, c)),
+                    )),
+                ),
+            ])),
             None => compiled,
         };
         let searcher = self.reader.searcher();
@@ -476,7 +484,10 @@ impl SearchIndex {
                     .collect()
             };
             out.push(Sampled {
-                text: strings(self.fields.text).into_iter().next().unwrap_or_default(),
+                text: strings(self.fields.text)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
                 hashtags: strings(self.fields.hashtags),
                 intents: strings(self.fields.intents),
             });
@@ -570,7 +581,11 @@ impl Collector for StatsCollector {
     type Fruit = Stats;
     type Child = SegmentStats;
 
-    fn for_segment(&self, _ord: SegmentOrdinal, seg: &SegmentReader) -> tantivy::Result<SegmentStats> {
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        seg: &SegmentReader,
+    ) -> tantivy::Result<SegmentStats> {
         let ff = seg.fast_fields();
         let ts = if self.req.granularity > 0 {
             Some(ff.i64("ts")?)
@@ -720,7 +735,11 @@ impl SegmentCollector for SegmentStats {
                     (None, None) => String::new(),
                 }
             };
-            *out.histogram.entry(bucket).or_default().entry(key).or_default() += n;
+            *out.histogram
+                .entry(bucket)
+                .or_default()
+                .entry(key)
+                .or_default() += n;
         }
         for (name, col, counts) in self.breakdowns {
             let vals = counts

@@ -50,7 +50,14 @@ impl<'a> Prepared<'a> {
             } => {
                 let l = self.phrase_starts(left);
                 let r = self.phrase_starts(right);
-                near(&l, left.len() as u32, &r, right.len() as u32, *distance, *ordered)
+                near(
+                    &l,
+                    left.len() as u32,
+                    &r,
+                    right.len() as u32,
+                    *distance,
+                    *ordered,
+                )
             }
         }
     }

@@ -79,7 +79,12 @@ impl Weight for NearQuery {
             positions: vec![Vec::new(); self.terms.len()],
             doc: 0,
         };
-        let first = s.postings.iter().map(|p| p.doc()).max().unwrap_or(TERMINATED);
+        let first = s
+            .postings
+            .iter()
+            .map(|p| p.doc())
+            .max()
+            .unwrap_or(TERMINATED);
         s.doc = s.next_match(first);
         Ok(Box::new(s))
     }
@@ -128,7 +133,11 @@ impl NearScorer {
                 return TERMINATED;
             }
             for p in &mut self.postings {
-                let d = if p.doc() < target { p.seek(target) } else { p.doc() };
+                let d = if p.doc() < target {
+                    p.seek(target)
+                } else {
+                    p.doc()
+                };
                 if d > target {
                     target = d;
                     continue 'outer;
@@ -188,7 +197,11 @@ impl DocSet for NearScorer {
         self.doc
     }
     fn size_hint(&self) -> u32 {
-        self.postings.iter().map(|p| p.size_hint()).min().unwrap_or(0)
+        self.postings
+            .iter()
+            .map(|p| p.size_hint())
+            .min()
+            .unwrap_or(0)
     }
 }
 

@@ -174,10 +174,16 @@ fn lex(input: &str) -> Result<Vec<Lexed>, ParseError> {
         if c.is_whitespace() {
             i += 1;
         } else if c == '(' {
-            out.push(Lexed { tk: Tk::LParen, col });
+            out.push(Lexed {
+                tk: Tk::LParen,
+                col,
+            });
             i += 1;
         } else if c == ')' {
-            out.push(Lexed { tk: Tk::RParen, col });
+            out.push(Lexed {
+                tk: Tk::RParen,
+                col,
+            });
             i += 1;
         } else if c == '"' {
             let s = read_quoted(&mut i)?;
@@ -280,7 +286,10 @@ impl Parser {
         self.toks.get(self.pos).map(|l| &l.tk)
     }
     fn col(&self) -> usize {
-        self.toks.get(self.pos).map(|l| l.col).unwrap_or(self.end_col)
+        self.toks
+            .get(self.pos)
+            .map(|l| l.col)
+            .unwrap_or(self.end_col)
     }
 
     fn or(&mut self) -> Result<Query, ParseError> {
@@ -497,19 +506,31 @@ fn field(name: &str, value: &str, col: usize) -> Result<Query, ParseError> {
                     col,
                     format!(
                         "unknown network '{value}': use one of {}",
-                        Network::ALL.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                        Network::ALL
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
             }
             FieldFilter::Network(k)
         }
         "kind" => {
+            let k = match k.as_str() {
+                "dm" | "message" => "direct_message".to_string(),
+                _ => k,
+            };
             if k.parse::<ItemKind>().is_err() {
                 return err(
                     col,
                     format!(
                         "unknown kind '{value}': use one of {}",
-                        ItemKind::ALL.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                        ItemKind::ALL
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
             }
@@ -647,7 +668,9 @@ mod tests {
             ])
         );
         let q = parse("NOT x NEAR/2 y").unwrap();
-        assert!(matches!(q, Query::Not(inner) if matches!(*inner, Query::Near { distance: 2, ordered: false, .. })));
+        assert!(
+            matches!(q, Query::Not(inner) if matches!(*inner, Query::Near { distance: 2, ordered: false, .. }))
+        );
     }
 
     #[test]

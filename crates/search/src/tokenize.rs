@@ -220,14 +220,23 @@ mod tests {
     fn cjk_runs_become_bigrams_with_consecutive_positions() {
         let t = tokens("这个质量太差了 ok");
         let texts: Vec<&str> = t.iter().map(|t| t.text.as_str()).collect();
-        assert_eq!(texts, ["这个", "个质", "质量", "量太", "太差", "差了", "ok"]);
-        assert_eq!(t.iter().map(|t| t.position).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            texts,
+            ["这个", "个质", "质量", "量太", "太差", "差了", "ok"]
+        );
+        assert_eq!(
+            t.iter().map(|t| t.position).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5, 6]
+        );
         assert_eq!(&"这个质量太差了 ok"[t[2].start..t[2].end], "质量");
     }
 
     #[test]
     fn korean_particles_stay_attached_but_bigrams_match_inside() {
-        assert_eq!(terms("배송이 너무 늦어요"), ["배송", "송이", "너무", "늦어", "어요"]);
+        assert_eq!(
+            terms("배송이 너무 늦어요"),
+            ["배송", "송이", "너무", "늦어", "어요"]
+        );
         assert_eq!(terms("배"), ["배"]);
     }
 

@@ -52,38 +52,214 @@ fn doc(
 
 fn corpus() -> Vec<IndexDoc> {
     vec![
-        doc("en1", "en", "mastodon", "mention", "negative", &["complaint"], ("anna@mastodon.social", "Anna Smith", 1200),
-            "2026-01-05T10:00:00Z", "The new app keeps crashing at login, terrible update", &["AcmeApp"], &["acme@mastodon.social"]),
-        doc("en2", "en", "bluesky", "post", "positive", &[], ("bob.bsky.social", "Bob", 90),
-            "2026-01-10T12:00:00Z", "Loving the Acme delivery service, fast and friendly", &["acme"], &[]),
-        doc("en3", "en", "mastodon", "reply", "negative", &["complaint", "refund"], ("carol@hachyderm.io", "Carol Jones", 50),
-            "2026-01-20T08:30:00Z", "Still waiting for my refund, the delivery was very late", &[], &["acme"]),
-        doc("en4", "en", "mastodon", "dm", "neutral", &["purchase_intent"], ("dan@mastodon.social", "Dan", 10),
-            "2026-02-01T09:00:00Z", "How much does the Pro plan cost for a team of ten?", &[], &["acme"]),
-        doc("en5", "en", "bluesky", "post", "neutral", &["recruiting"], ("erin.bsky.social", "Erin", 3000),
-            "2026-02-03T15:00:00Z", "Are you hiring engineers in Berlin? Café meetups welcome", &["jobs"], &[]),
-        doc("en6", "en", "mastodon", "post", "negative", &["bug_report"], ("frank@mastodon.social", "Frank", 5),
-            "2026-02-04T11:00:00Z", "Login fails again. The app crashes, login screen frozen", &["AcmeApp"], &[]),
-        doc("de1", "de", "mastodon", "mention", "negative", &["complaint"], ("gerd@chaos.social", "Gerd Müller", 700),
-            "2026-01-06T10:00:00Z", "Die Lieferung kam zu spät und der Kundenservice antwortet nicht", &[], &["acme"]),
-        doc("de2", "de", "mastodon", "post", "positive", &[], ("heike@chaos.social", "Heike", 40),
-            "2026-01-07T10:00:00Z", "Super Qualität, schnelle Lieferung! Größe passt perfekt", &["Qualität"], &[]),
-        doc("de3", "de", "bluesky", "post", "negative", &["bug_report"], ("ingo.bsky.social", "Ingo", 15),
-            "2026-01-08T10:00:00Z", "Die App stürzt beim Login ab, seit dem Update nur Absturz", &["AcmeApp"], &[]),
-        doc("de4", "de", "mastodon", "reply", "neutral", &[], ("jana@chaos.social", "Jana", 8),
-            "2026-01-09T10:00:00Z", "Wo kann ich die Rücksendung für meine Bestellung starten?", &[], &[]),
-        doc("ko1", "ko", "mastodon", "mention", "negative", &["complaint"], ("minji@mastodon.social", "민지", 300),
-            "2026-01-11T10:00:00Z", "배송이 너무 늦어요 환불해 주세요", &[], &["acme"]),
-        doc("ko2", "ko", "bluesky", "post", "positive", &[], ("sora.bsky.social", "소라", 20),
-            "2026-01-12T10:00:00Z", "품질이 정말 좋아요 배송도 빨라요", &["추천"], &[]),
-        doc("ko3", "ko", "mastodon", "post", "negative", &["bug_report"], ("jun@mastodon.social", "준", 5),
-            "2026-01-13T10:00:00Z", "앱이 로그인할 때 계속 멈춰요", &[], &[]),
-        doc("zh1", "zh", "mastodon", "post", "negative", &["complaint"], ("li@mastodon.social", "李", 100),
-            "2026-01-14T10:00:00Z", "这个质量太差了，我要退货", &[], &[]),
-        doc("zh2", "zh", "bluesky", "post", "positive", &[], ("wang.bsky.social", "王", 25),
-            "2026-01-15T10:00:00Z", "质量很好，物流也很快", &["好评"], &[]),
-        doc("zh3", "zh", "mastodon", "reply", "neutral", &[], ("zhang@mastodon.social", "张", 7),
-            "2026-01-16T10:00:00Z", "请问什么时候发货？", &[], &["acme"]),
+        doc(
+            "en1",
+            "en",
+            "mastodon",
+            "mention",
+            "negative",
+            &["complaint"],
+            ("anna@mastodon.social", "Anna Smith", 1200),
+            "2026-01-05T10:00:00Z",
+            "The new app keeps crashing at login, terrible update",
+            &["AcmeApp"],
+            &["acme@mastodon.social"],
+        ),
+        doc(
+            "en2",
+            "en",
+            "bluesky",
+            "post",
+            "positive",
+            &[],
+            ("bob.bsky.social", "Bob", 90),
+            "2026-01-10T12:00:00Z",
+            "Loving the Acme delivery service, fast and friendly",
+            &["acme"],
+            &[],
+        ),
+        doc(
+            "en3",
+            "en",
+            "mastodon",
+            "reply",
+            "negative",
+            &["complaint", "refund"],
+            ("carol@hachyderm.io", "Carol Jones", 50),
+            "2026-01-20T08:30:00Z",
+            "Still waiting for my refund, the delivery was very late",
+            &[],
+            &["acme"],
+        ),
+        doc(
+            "en4",
+            "en",
+            "mastodon",
+            "direct_message",
+            "neutral",
+            &["purchase_intent"],
+            ("dan@mastodon.social", "Dan", 10),
+            "2026-02-01T09:00:00Z",
+            "How much does the Pro plan cost for a team of ten?",
+            &[],
+            &["acme"],
+        ),
+        doc(
+            "en5",
+            "en",
+            "bluesky",
+            "post",
+            "neutral",
+            &["recruiting"],
+            ("erin.bsky.social", "Erin", 3000),
+            "2026-02-03T15:00:00Z",
+            "Are you hiring engineers in Berlin? Café meetups welcome",
+            &["jobs"],
+            &[],
+        ),
+        doc(
+            "en6",
+            "en",
+            "mastodon",
+            "post",
+            "negative",
+            &["bug_report"],
+            ("frank@mastodon.social", "Frank", 5),
+            "2026-02-04T11:00:00Z",
+            "Login fails again. The app crashes, login screen frozen",
+            &["AcmeApp"],
+            &[],
+        ),
+        doc(
+            "de1",
+            "de",
+            "mastodon",
+            "mention",
+            "negative",
+            &["complaint"],
+            ("gerd@chaos.social", "Gerd Müller", 700),
+            "2026-01-06T10:00:00Z",
+            "Die Lieferung kam zu spät und der Kundenservice antwortet nicht",
+            &[],
+            &["acme"],
+        ),
+        doc(
+            "de2",
+            "de",
+            "mastodon",
+            "post",
+            "positive",
+            &[],
+            ("heike@chaos.social", "Heike", 40),
+            "2026-01-07T10:00:00Z",
+            "Super Qualität, schnelle Lieferung! Größe passt perfekt",
+            &["Qualität"],
+            &[],
+        ),
+        doc(
+            "de3",
+            "de",
+            "bluesky",
+            "post",
+            "negative",
+            &["bug_report"],
+            ("ingo.bsky.social", "Ingo", 15),
+            "2026-01-08T10:00:00Z",
+            "Die App stürzt beim Login ab, seit dem Update nur Absturz",
+            &["AcmeApp"],
+            &[],
+        ),
+        doc(
+            "de4",
+            "de",
+            "mastodon",
+            "reply",
+            "neutral",
+            &[],
+            ("jana@chaos.social", "Jana", 8),
+            "2026-01-09T10:00:00Z",
+            "Wo kann ich die Rücksendung für meine Bestellung starten?",
+            &[],
+            &[],
+        ),
+        doc(
+            "ko1",
+            "ko",
+            "mastodon",
+            "mention",
+            "negative",
+            &["complaint"],
+            ("minji@mastodon.social", "민지", 300),
+            "2026-01-11T10:00:00Z",
+            "배송이 너무 늦어요 환불해 주세요",
+            &[],
+            &["acme"],
+        ),
+        doc(
+            "ko2",
+            "ko",
+            "bluesky",
+            "post",
+            "positive",
+            &[],
+            ("sora.bsky.social", "소라", 20),
+            "2026-01-12T10:00:00Z",
+            "품질이 정말 좋아요 배송도 빨라요",
+            &["추천"],
+            &[],
+        ),
+        doc(
+            "ko3",
+            "ko",
+            "mastodon",
+            "post",
+            "negative",
+            &["bug_report"],
+            ("jun@mastodon.social", "준", 5),
+            "2026-01-13T10:00:00Z",
+            "앱이 로그인할 때 계속 멈춰요",
+            &[],
+            &[],
+        ),
+        doc(
+            "zh1",
+            "zh",
+            "mastodon",
+            "post",
+            "negative",
+            &["complaint"],
+            ("li@mastodon.social", "李", 100),
+            "2026-01-14T10:00:00Z",
+            "这个质量太差了，我要退货",
+            &[],
+            &[],
+        ),
+        doc(
+            "zh2",
+            "zh",
+            "bluesky",
+            "post",
+            "positive",
+            &[],
+            ("wang.bsky.social", "王", 25),
+            "2026-01-15T10:00:00Z",
+            "质量很好，物流也很快",
+            &["好评"],
+            &[],
+        ),
+        doc(
+            "zh3",
+            "zh",
+            "mastodon",
+            "reply",
+            "neutral",
+            &[],
+            ("zhang@mastodon.social", "张", 7),
+            "2026-01-16T10:00:00Z",
+            "请问什么时候发货？",
+            &[],
+            &["acme"],
+        ),
     ]
 }
 
@@ -133,13 +309,14 @@ fn every_operator_and_field_finds_exactly_the_expected_items() {
         ("\"login screen\"", &["en6"]),
         // NEAR and ordered NEAR
         ("app NEAR/3 login", &["en1", "en6", "de3"]),
-        ("app NEAR/1 login", &["de3"]),
+        ("app NEAR/1 login", &["en6"]),
         ("login NEAR/2f app", &[]),
         ("login NEAR/3f app", &["en6"]),
-        ("app NEAR/2f login", &["de3"]),
-        ("\"new app\" NEAR/2 login", &["en1"]),
-        ("refund NEAR/2 delivery", &[]),
-        ("refund NEAR/3 delivery", &["en3"]),
+        ("app NEAR/2f login", &["en6", "de3"]),
+        ("\"new app\" NEAR/2 login", &[]),
+        ("\"new app\" NEAR/3 login", &["en1"]),
+        ("refund NEAR/0 delivery", &[]),
+        ("refund NEAR/1 delivery", &["en3"]),
         // prefix
         ("crash*", &["en1", "en6"]),
         ("deliver*", &["en2", "en3"]),
@@ -163,8 +340,14 @@ fn every_operator_and_field_finds_exactly_the_expected_items() {
         // dates: since inclusive, until exclusive
         ("since:2026-02-01", &["en4", "en5", "en6"]),
         ("until:2026-01-06T10:00:00Z", &["en1"]),
-        ("since:2026-01-06T10:00:00Z until:2026-01-08", &["de1", "de2"]),
-        ("lang:en since:2026-01-10 until:2026-02-02", &["en2", "en3", "en4"]),
+        (
+            "since:2026-01-06T10:00:00Z until:2026-01-08",
+            &["de1", "de2"],
+        ),
+        (
+            "lang:en since:2026-01-10 until:2026-02-02",
+            &["en2", "en3", "en4"],
+        ),
         // Korean and Chinese: two or more characters match inside longer words
         ("배송", &["ko1", "ko2"]),
         ("배송이", &["ko1"]),
@@ -177,13 +360,21 @@ fn every_operator_and_field_finds_exactly_the_expected_items() {
         ("\"物流也很快\"", &["zh2"]),
         ("배송 NEAR/2 늦어요", &["ko1"]),
         // everything
-        ("", &["en1", "en2", "en3", "en4", "en5", "en6", "de1", "de2", "de3", "de4", "ko1", "ko2", "ko3", "zh1", "zh2", "zh3"]),
+        (
+            "",
+            &[
+                "en1", "en2", "en3", "en4", "en5", "en6", "de1", "de2", "de3", "de4", "ko1", "ko2",
+                "ko3", "zh1", "zh2", "zh3",
+            ],
+        ),
     ];
     let prepared: Vec<Prepared> = docs.iter().map(Prepared::new).collect();
     let mut failures = Vec::new();
     for (q, expected) in cases {
         let parsed = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-        let page = index.search(&[WS.to_string()], &parsed, 100, None).expect("search");
+        let page = index
+            .search(&[WS.to_string()], &parsed, 100, None)
+            .expect("search");
         let got: BTreeSet<String> = page.ids.into_iter().collect();
         let matched: BTreeSet<String> = docs
             .iter()
@@ -213,7 +404,9 @@ fn results_are_newest_first_and_cursor_pages_cover_everything_once() {
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = index.search(&[WS.to_string()], &all, 5, cursor).expect("search");
+        let page = index
+            .search(&[WS.to_string()], &all, 5, cursor)
+            .expect("search");
         seen.extend(page.ids);
         match page.next {
             Some(c) => cursor = Some(c),
@@ -254,11 +447,7 @@ fn stats_split_buckets_and_breakdowns() {
     assert_eq!(s.total, 16);
     let all: u64 = s.histogram.values().flat_map(|m| m.values()).sum();
     assert_eq!(all, 16);
-    let neg: u64 = s
-        .histogram
-        .values()
-        .filter_map(|m| m.get("negative"))
-        .sum();
+    let neg: u64 = s.histogram.values().filter_map(|m| m.get("negative")).sum();
     assert_eq!(neg, 8);
     assert_eq!(s.breakdowns["lang"][0], ("en".to_string(), 6));
     assert_eq!(s.authors[0].handle, "erin.bsky.social");
