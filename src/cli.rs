@@ -748,6 +748,19 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
             }
         }
     });
+    // Background jobs (outbound webhook deliveries, ...): each is claimed with a lease, so
+    // several servers on one PostgreSQL share them without running one twice.
+    let worker = tokio::spawn({
+        let app = app.clone();
+        async move {
+            loop {
+                if let Err(e) = app.run_due_jobs().await {
+                    tracing::warn!(error = %e, "running background jobs failed");
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    });
     let served = server
         .run_with_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -756,6 +769,7 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
         .await
         .context("server failed");
     poller.abort();
+    worker.abort();
     app.store.close().await;
     served
 }

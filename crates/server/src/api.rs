@@ -3,6 +3,7 @@
 
 use crate::extract::{is_secure, set_cookie, ApiJson, ApiUser, ClientIp, SESSION_COOKIE};
 use crate::ingest_api;
+use crate::webhooks_api;
 use crate::{ApiError, AppState};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -67,6 +68,14 @@ pub const ROUTES: &[(&str, &str)] = &[
         "POST",
         "/api/v1/workspaces/{ws}/channels/{channel}/credentials",
     ),
+    ("GET", "/api/v1/workspaces/{ws}/webhooks"),
+    ("POST", "/api/v1/workspaces/{ws}/webhooks"),
+    ("DELETE", "/api/v1/workspaces/{ws}/webhooks/{webhook}"),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/webhooks/{webhook}/deliveries",
+    ),
+    ("POST", "/api/v1/workspaces/{ws}/webhooks/{webhook}/test"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -147,6 +156,22 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/workspaces/{ws}/channels/{channel}/credentials",
             post(ingest_api::reconnect_channel),
+        )
+        .route(
+            "/workspaces/{ws}/webhooks",
+            get(webhooks_api::list).post(webhooks_api::create),
+        )
+        .route(
+            "/workspaces/{ws}/webhooks/{webhook}",
+            delete(webhooks_api::delete),
+        )
+        .route(
+            "/workspaces/{ws}/webhooks/{webhook}/deliveries",
+            get(webhooks_api::deliveries),
+        )
+        .route(
+            "/workspaces/{ws}/webhooks/{webhook}/test",
+            post(webhooks_api::test),
         )
 }
 

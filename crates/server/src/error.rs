@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
+    /// For query syntax errors: the 1-based column.
+    pub position: Option<usize>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            position: None,
         }
     }
 
@@ -31,6 +34,7 @@ impl ApiError {
             message: message.into(),
             field: Some(field.into()),
             retry_after: None,
+            position: None,
         }
     }
 }
@@ -52,7 +56,15 @@ impl From<ServiceError> for ApiError {
                 ServiceError::Validation(v) => v.message.clone(),
                 _ => e.to_string(),
             },
+            ErrorCode::QuerySyntax => match &e {
+                ServiceError::QuerySyntax { message, .. } => message.clone(),
+                _ => e.to_string(),
+            },
             _ => e.to_string(),
+        };
+        let position = match &e {
+            ServiceError::QuerySyntax { position, .. } => Some(*position),
+            _ => None,
         };
         let retry_after = match e {
             ServiceError::RateLimited { retry_after_secs } => Some(retry_after_secs),
@@ -63,6 +75,7 @@ impl From<ServiceError> for ApiError {
             field: e.field().map(str::to_string),
             message,
             retry_after,
+            position,
         }
     }
 }
@@ -74,6 +87,9 @@ impl IntoResponse for ApiError {
         let mut error = serde_json::json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(f) = self.field {
             error["field"] = f.into();
+        }
+        if let Some(p) = self.position {
+            error["position"] = p.into();
         }
         let mut res = (status, Json(serde_json::json!({ "error": error }))).into_response();
         if let Some(secs) = self.retry_after {

@@ -7,6 +7,7 @@ mod extract;
 mod ingest_api;
 mod metrics;
 mod web;
+mod webhooks_api;
 
 pub use error::ApiError;
 

@@ -278,3 +278,148 @@ backend_tests! {
         assert_eq!((got, sealed.as_str(), key.as_str()), (s, "sealed", "k1"));
     };
 }
+
+/// Now plus (or minus) some seconds, as stored.
+fn at(offset_secs: i64) -> String {
+    timestamp(time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs))
+}
+
+backend_tests! {
+    jobs_enqueue_once_per_dedupe_key_inside_the_callers_transaction => |store: Store| async move {
+        let payload = serde_json::json!({"delivery_id": "d1"});
+        let mut tx = store.write().await.unwrap();
+        assert!(jobs::enqueue(&mut tx, "webhook.deliver", "w1:e1", &payload, &now()).await.unwrap());
+        assert!(!jobs::enqueue(&mut tx, "webhook.deliver", "w1:e1", &serde_json::json!({"other": 1}), &now()).await.unwrap(), "same key: nothing new");
+        // The transaction is still usable on PostgreSQL: the conflict did not abort it.
+        assert!(jobs::enqueue(&mut tx, "webhook.deliver", "w1:e2", &payload, &now()).await.unwrap());
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let job = jobs::get_by_dedupe_key(&mut c, "w1:e1").await.unwrap().unwrap();
+        assert_eq!((job.kind.as_str(), job.status, job.attempts, job.max_attempts), ("webhook.deliver", jobs::JobStatus::Queued, 0, jobs::DEFAULT_MAX_ATTEMPTS));
+        assert_eq!(job.payload, payload, "the first enqueue wins");
+        drop(c);
+
+        // Rolled back with the caller's change: no job.
+        let mut tx = store.write().await.unwrap();
+        assert!(jobs::enqueue(&mut tx, "webhook.deliver", "w1:e3", &payload, &now()).await.unwrap());
+        tx.rollback().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert!(jobs::get_by_dedupe_key(&mut c, "w1:e3").await.unwrap().is_none());
+    };
+
+    jobs_claim_has_one_winner_and_respects_kind_and_run_at => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        jobs::enqueue_as(&mut tx, "j-now", "webhook.deliver", "k-now", &serde_json::json!({}), &at(-1), 3).await.unwrap();
+        jobs::enqueue(&mut tx, "webhook.deliver", "k-later", &serde_json::json!({}), &at(3600)).await.unwrap();
+        jobs::enqueue(&mut tx, "publish", "k-other-kind", &serde_json::json!({}), &at(-1)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        // Many workers race for the one due job of this kind.
+        let mut racers = Vec::new();
+        for _ in 0..6 {
+            let store = store.clone();
+            racers.push(tokio::spawn(async move {
+                jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap()
+            }));
+        }
+        let mut won = Vec::new();
+        for r in racers {
+            if let Some(job) = r.await.unwrap() {
+                won.push(job);
+            }
+        }
+        assert_eq!(won.len(), 1, "exactly one winner: {won:?}");
+        let job = &won[0];
+        assert_eq!((job.id.as_str(), job.status, job.attempts), ("j-now", jobs::JobStatus::Running, 1));
+        assert!(job.lease_until.is_some());
+        assert!(jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().is_none(), "the other one is not due");
+        assert!(jobs::claim(&store, &[], &now(), &at(60)).await.unwrap().is_none());
+
+        // Retry, then dead: each only for a running job.
+        let mut tx = store.write().await.unwrap();
+        assert!(jobs::retry(&mut tx, "j-now", &at(-1), "HTTP 500").await.unwrap());
+        assert!(!jobs::retry(&mut tx, "j-now", &at(-1), "again").await.unwrap(), "not running any more");
+        tx.commit().await.unwrap();
+        let again = jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts, again.last_error.as_deref()), ("j-now", 2, Some("HTTP 500")));
+        let mut tx = store.write().await.unwrap();
+        assert!(jobs::dead(&mut tx, "j-now", "gave up").await.unwrap());
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let dead = jobs::get(&mut c, "j-now").await.unwrap().unwrap();
+        assert_eq!((dead.status, dead.lease_until), (jobs::JobStatus::Dead, None));
+        drop(c);
+        assert!(jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().is_none(), "dead jobs stay dead");
+        let other = jobs::claim(&store, &["publish", "inbox.handoff"], &now(), &at(60)).await.unwrap().unwrap();
+        assert_eq!(other.kind, "publish");
+        let mut tx = store.write().await.unwrap();
+        assert!(jobs::complete(&mut tx, &other.id).await.unwrap());
+        tx.commit().await.unwrap();
+    };
+
+    jobs_with_an_expired_lease_are_claimed_again => |store: Store| async move {
+        let mut tx = store.write().await.unwrap();
+        jobs::enqueue_as(&mut tx, "j1", "webhook.deliver", "k1", &serde_json::json!({}), &at(-10), 8).await.unwrap();
+        tx.commit().await.unwrap();
+        // A worker claims it and dies: its lease ends in the past from the next worker's view.
+        let first = jobs::claim(&store, &["webhook.deliver"], &at(-5), &at(-1)).await.unwrap().unwrap();
+        assert_eq!(first.attempts, 1);
+        let second = jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().unwrap();
+        assert_eq!((second.id.as_str(), second.attempts), ("j1", 2));
+        // A live lease is respected.
+        assert!(jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().is_none());
+        // "Retry now" moves only queued jobs.
+        let mut tx = store.write().await.unwrap();
+        assert!(!jobs::set_run_at(&mut tx, "j1", &now()).await.unwrap());
+        assert!(jobs::retry(&mut tx, "j1", &at(3600), "timeout").await.unwrap());
+        assert!(jobs::set_run_at(&mut tx, "j1", &at(-1)).await.unwrap());
+        tx.commit().await.unwrap();
+        assert_eq!(jobs::claim(&store, &["webhook.deliver"], &now(), &at(60)).await.unwrap().unwrap().attempts, 3);
+    };
+
+    webhooks_and_deliveries_round_trip_and_cascade => |store: Store| async move {
+        let w = workspace_for_items(&store).await;
+        let hook = jobs::webhooks::WebhookRow {
+            webhook: Webhook {
+                id: new_id(), workspace_id: w.id.clone(), name: "Alerts".into(), url: "https://example.com/hook".into(),
+                format: WebhookFormat::Slack, events: vec!["alert.spike".into()], created_at: now(),
+            },
+            secret_sealed: "sealed".into(),
+            key_id: "k1".into(),
+        };
+        let mut tx = store.write().await.unwrap();
+        jobs::webhooks::insert(&mut tx, &hook).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        let clash = jobs::webhooks::WebhookRow { webhook: Webhook { id: new_id(), ..hook.webhook.clone() }, ..hook.clone() };
+        let err = jobs::webhooks::insert(&mut tx, &clash).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unique { ref constraint } if constraint.contains("name")), "{err:?}");
+        tx.rollback().await.unwrap();
+
+        let d = WebhookDelivery {
+            id: new_id(), webhook_id: hook.webhook.id.clone(), workspace_id: w.id.clone(), job_id: "j1".into(),
+            event: "alert.spike".into(), payload: serde_json::json!({"summary": "Spike"}), status: DeliveryStatus::Pending,
+            attempts: 0, last_status: None, last_error: None, next_attempt_at: Some(now()), created_at: now(), delivered_at: None,
+        };
+        let mut tx = store.write().await.unwrap();
+        jobs::deliveries::insert(&mut tx, &d).await.unwrap();
+        jobs::deliveries::record_attempt(&mut tx, &d.id, DeliveryStatus::Retrying, 1, Some(500), Some("HTTP 500"), Some("2100-01-01T00:00:00.000Z"), None).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut c = store.read().await.unwrap();
+        let got = jobs::webhooks::get(&mut c, &hook.webhook.id).await.unwrap().unwrap();
+        assert_eq!((got.webhook, got.secret_sealed.as_str(), got.key_id.as_str()), (hook.webhook.clone(), "sealed", "k1"));
+        assert_eq!(jobs::webhooks::list(&mut c, &w.id).await.unwrap(), vec![hook.webhook.clone()]);
+        let listed = jobs::deliveries::list(&mut c, &hook.webhook.id, 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].status, listed[0].attempts, listed[0].last_status, listed[0].last_error.as_deref()), (DeliveryStatus::Retrying, 1, Some(500), Some("HTTP 500")));
+        assert_eq!(listed[0].payload, d.payload);
+        drop(c);
+
+        let mut tx = store.write().await.unwrap();
+        jobs::webhooks::delete(&mut tx, &hook.webhook.id).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        assert!(jobs::deliveries::get(&mut c, &d.id).await.unwrap().is_none(), "deliveries go with their webhook");
+    };
+}

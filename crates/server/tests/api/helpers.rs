@@ -55,6 +55,9 @@ pub struct Org {
     pub entry: String,
     /// A live channel of the parent workspace (never polled in tests that do not say so).
     pub channel: String,
+    /// An outbound webhook of the parent workspace, subscribed to `inbox.handoff` only (so
+    /// tests emitting other events do not reach it) and pointing at a closed port.
+    pub webhook: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -299,6 +302,17 @@ impl TestApp {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+        let webhook = app
+            .create_webhook(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(json!({
+                    "name": "CRM", "url": "http://127.0.0.1:9/hook", "events": ["inbox.handoff"]
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -310,6 +324,7 @@ impl TestApp {
             source: "crm".into(),
             entry: entry.id,
             channel: channel_id,
+            webhook: webhook.webhook.id,
             tokens,
         }
     }

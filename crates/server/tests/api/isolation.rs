@@ -18,6 +18,7 @@ struct Ids {
     source: String,
     entry: String,
     channel: String,
+    webhook: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -30,6 +31,7 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{source}", &ids.source)
         .replace("{entry}", &ids.entry)
         .replace("{channel}", &ids.channel)
+        .replace("{webhook}", &ids.webhook)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -59,6 +61,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/workspaces/{ws}/dictionary") => {
             json!({"kind": "competitor", "label": "Acme", "terms": ["Acme"]})
         }
+        ("POST", "/api/v1/workspaces/{ws}/webhooks") => {
+            json!({"name": "intruder", "url": "http://127.0.0.1:9/hook"})
+        }
         _ => return None,
     })
 }
@@ -78,6 +83,7 @@ api_test! {
             source: globex.source.clone(),
             entry: globex.entry.clone(),
             channel: globex.channel.clone(),
+            webhook: globex.webhook.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -89,6 +95,7 @@ api_test! {
             source: "no-such-source".into(),
             entry: switchboard_store::new_id(),
             channel: switchboard_store::new_id(),
+            webhook: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -140,5 +147,6 @@ fn foreign_clone(i: &Ids) -> Ids {
         source: i.source.clone(),
         entry: i.entry.clone(),
         channel: i.channel.clone(),
+        webhook: i.webhook.clone(),
     }
 }

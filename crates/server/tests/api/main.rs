@@ -10,3 +10,4 @@ mod ingest;
 mod isolation;
 mod ops;
 mod web;
+mod webhooks;
