@@ -31,6 +31,7 @@ macro_rules! error_codes {
 error_codes! {
     MalformedJson => "malformed_json", 400, "The body is not valid JSON.";
     InvalidQuery => "invalid_query", 400, "A query-string parameter is missing or invalid; `field` names it.";
+    QuerySyntax => "query_syntax", 400, "The listening query (`q`, or a topic's `query`) has a syntax error; `position` is its 1-based column and `field` names the parameter.";
     UnsupportedMediaType => "unsupported_media_type", 415, "The body must be sent as `application/json` (or a form where the page expects one).";
     ValidationFailed => "validation_failed", 422, "A field is missing or has an invalid value; `field` names it.";
     PayloadTooLarge => "payload_too_large", 413, "The body is larger than 1 MiB.";

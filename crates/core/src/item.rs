@@ -205,3 +205,73 @@ pub struct Channel {
     pub last_polled_at: Option<String>,
     pub created_at: String,
 }
+
+crate::role::string_enum!(
+    /// What a listening topic follows.
+    TopicKind {
+        Brand => "brand",
+        Product => "product",
+        Competitor => "competitor",
+        Campaign => "campaign",
+        Other => "other",
+    }
+);
+
+/// A saved listening query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topic {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub kind: TopicKind,
+    pub query: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+crate::role::string_enum!(
+    /// What happened at an annotated moment.
+    AnnotationKind {
+        Release => "release",
+        Campaign => "campaign",
+        Outage => "outage",
+        Event => "event",
+    }
+);
+
+/// A marked event on a workspace's timeline (a release, a campaign launch, an outage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Annotation {
+    pub id: String,
+    pub workspace_id: String,
+    pub title: String,
+    pub kind: AnnotationKind,
+    pub at: String,
+    pub created_at: String,
+}
+
+/// A detected spike in a topic's series; it is also the alert raised for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spike {
+    pub id: String,
+    pub workspace_id: String,
+    pub topic_id: String,
+    /// `volume`, `sentiment:negative`, `intent:complaint`, ...
+    pub series: String,
+    pub bucket_secs: i64,
+    pub window_start: String,
+    pub window_end: String,
+    pub observed: f64,
+    pub baseline: f64,
+    pub change_pct: f64,
+    pub score: f64,
+    pub annotation_id: Option<String>,
+    pub annotation_title: Option<String>,
+    pub terms: Vec<String>,
+    pub intents: Vec<String>,
+    /// One line: "negative +340% vs baseline, 2 h after 'App 4.2 release'; terms: crash, login".
+    pub summary: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub created_at: String,
+}

@@ -23,6 +23,12 @@ pub enum ServiceError {
     InvalidSignature(String),
     #[error("too many attempts; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("{message} (column {position})")]
+    QuerySyntax {
+        field: String,
+        position: usize,
+        message: String,
+    },
     #[error("internal error: {0}")]
     Internal(String),
     #[error(transparent)]
@@ -47,6 +53,15 @@ impl ServiceError {
         ServiceError::Validation(ValidationError::new(field, message))
     }
 
+    /// A query-language syntax error in the named parameter.
+    pub fn query(field: &str, e: switchboard_search::ParseError) -> Self {
+        ServiceError::QuerySyntax {
+            field: field.to_string(),
+            position: e.position,
+            message: e.message,
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             ServiceError::Validation(_) => ErrorCode::ValidationFailed,
@@ -57,6 +72,7 @@ impl ServiceError {
             ServiceError::InvalidCredentials => ErrorCode::InvalidCredentials,
             ServiceError::InvalidSignature(_) => ErrorCode::InvalidSignature,
             ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
+            ServiceError::QuerySyntax { .. } => ErrorCode::QuerySyntax,
             ServiceError::Internal(_) => ErrorCode::Internal,
             ServiceError::Store(e) if e.is_unavailable() => ErrorCode::Unavailable,
             ServiceError::Store(_) => ErrorCode::Internal,
@@ -67,6 +83,7 @@ impl ServiceError {
         match self {
             ServiceError::Validation(v) => Some(&v.field),
             ServiceError::Conflict { field, .. } => field.as_deref(),
+            ServiceError::QuerySyntax { field, .. } => Some(field),
             _ => None,
         }
     }

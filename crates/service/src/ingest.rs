@@ -154,12 +154,12 @@ impl WorkspaceEnricher {
     }
 }
 
-/// The dictionary entries of a workspace and of its ancestors (the centres of excellence it
-/// inherits from), walking up at most 64 levels and stopping at a cycle.
-async fn dictionary_with_ancestors(
+/// The workspace's id and its ancestors' (the centres of excellence it inherits from),
+/// nearest first, walking up at most 64 levels and stopping at a cycle.
+pub(crate) async fn ancestor_ids(
     c: &mut switchboard_store::AnyConnection,
     workspace_id: &str,
-) -> ServiceResult<Vec<DictionaryEntry>> {
+) -> ServiceResult<Vec<String>> {
     let mut chain: Vec<String> = Vec::new();
     let mut cur = Some(workspace_id.to_string());
     while let Some(id) = cur.take() {
@@ -171,6 +171,22 @@ async fn dictionary_with_ancestors(
             .and_then(|w| w.parent_id);
         chain.push(id);
     }
+    Ok(chain)
+}
+
+pub(crate) async fn ancestors(
+    c: &mut switchboard_store::AnyConnection,
+    w: &Workspace,
+) -> ServiceResult<Vec<String>> {
+    ancestor_ids(c, &w.id).await
+}
+
+/// The dictionary entries of a workspace and of its ancestors.
+async fn dictionary_with_ancestors(
+    c: &mut switchboard_store::AnyConnection,
+    workspace_id: &str,
+) -> ServiceResult<Vec<DictionaryEntry>> {
+    let chain = ancestor_ids(c, workspace_id).await?;
     Ok(items::dictionary::list_for(c, &chain).await?)
 }
 

@@ -7,7 +7,10 @@ pub mod channels;
 pub mod demo;
 mod error;
 pub mod ingest;
+pub mod jobs;
+pub mod listening;
 pub mod ops;
+pub mod outbound;
 pub mod secrets;
 pub mod webhook;
 
@@ -30,6 +33,8 @@ pub struct ServiceConfig {
     pub webhook_max_skew: Duration,
     /// How often each live channel is polled.
     pub poll_interval: Duration,
+    /// Where the search index lives; None keeps it in memory (tests).
+    pub index_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -40,6 +45,7 @@ impl Default for ServiceConfig {
             secrets: secrets::SecretBox::ephemeral(),
             webhook_max_skew: Duration::from_secs(300),
             poll_interval: Duration::from_secs(60),
+            index_dir: None,
         }
     }
 }
@@ -54,6 +60,7 @@ pub struct App {
     enricher: std::sync::Arc<std::sync::OnceLock<switchboard_enrich::Enricher>>,
     /// For the networks' APIs (connectors).
     pub http: reqwest::Client,
+    search: listening::Search,
 }
 
 impl App {
@@ -64,6 +71,7 @@ impl App {
             config,
             login_limiter,
             enricher: Default::default(),
+            search: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))

@@ -202,7 +202,93 @@ async fn upsert_chunk(
         }
     }
     counts.unchanged = chunk.len() as u64 - returned.len() as u64;
+    if !returned.is_empty() {
+        let changed: Vec<String> = returned
+            .iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<std::result::Result<_, _>>()?;
+        log_changes(c, &changed, &now).await?;
+    }
     Ok(counts)
+}
+
+/// Appends to `item_changes` in the caller's transaction; see the migration for why.
+pub async fn log_changes(c: &mut AnyConnection, ids: &[String], now: &str) -> Result<()> {
+    let sqlite = c.backend_name() == "SQLite";
+    for chunk in ids.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "({}, {})",
+                    placeholder(sqlite, 2 * i + 1),
+                    placeholder(sqlite, 2 * i + 2)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO item_changes (item_id, changed_at) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id).bind(now);
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+/// Changes after `seq`, oldest first: (seq, item id).
+pub async fn changes_after(
+    c: &mut AnyConnection,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let rows =
+        sqlx::query("SELECT seq, item_id FROM item_changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(c)
+            .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("seq")?, r.try_get("item_id")?)))
+        .collect()
+}
+
+pub async fn last_change(c: &mut AnyConnection) -> Result<i64> {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM item_changes")
+        .fetch_one(c)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// Items by id in any workspace (the indexer's read); missing ids are skipped.
+pub async fn get_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<Item>> {
+    let sqlite = c.backend_name() == "SQLite";
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let ph = (1..=chunk.len())
+            .map(|i| placeholder(sqlite, i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("{SELECT} WHERE id IN ({ph})");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.push(from_row(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every item of every workspace in id order, `limit` after `after` (a rebuild's scan).
+pub async fn scan(c: &mut AnyConnection, after: &str, limit: i64) -> Result<Vec<Item>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(from_row).collect()
 }
 
 fn list(r: &AnyRow, col: &str) -> Result<Vec<String>> {

@@ -7,6 +7,8 @@
 //! and its audit entry in one transaction.
 
 pub mod items;
+pub mod jobs;
+pub mod listening;
 mod migrate;
 pub mod queries;
 

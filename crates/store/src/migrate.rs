@@ -37,6 +37,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_channels.sql"),
         postgres: include_str!("../migrations/postgres/0004_channels.sql"),
     },
+    Migration {
+        version: 5,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0005_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0005_jobs.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "listening",
+        sqlite: include_str!("../migrations/sqlite/0006_listening.sql"),
+        postgres: include_str!("../migrations/postgres/0006_listening.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.
