@@ -98,6 +98,25 @@ enum Command {
     /// Benchmarks that print their figures.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Search a workspace's items with the listening query language (docs/query-language.md).
+    Search(SearchArgs),
+    /// Rebuild the search index from the store (a running server does it on request).
+    Reindex,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// Workspace id, slug or ORG/SLUG.
+    #[arg(long)]
+    workspace: String,
+    /// ndjson: one item per line, newest first; json: one document with the total; count: the number of matches.
+    #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "json", "count"])]
+    format: String,
+    /// Most items to print.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// The query, e.g. 'lang:de (lieferung OR versand) -#werbung'.
+    query: String,
 }
 
 #[derive(Args)]
@@ -346,6 +365,7 @@ async fn open(global: &Global, data_dir: &Path) -> Result<App> {
         store,
         ServiceConfig {
             secrets,
+            index_dir: Some(data_dir.join("index")),
             ..ServiceConfig::default()
         },
     ))
@@ -519,6 +539,16 @@ async fn run(cli: Cli) -> Result<()> {
             import(&app, args).await
         }
         Command::Analyze => analyze(&switchboard_enrich::Enricher::new()),
+        Command::Search(args) => {
+            let app = open(&cli.global, &default_dir()).await?;
+            let result = search(&app, args).await;
+            app.release_index_writer();
+            result
+        }
+        Command::Reindex => {
+            let app = open(&cli.global, &default_dir()).await?;
+            reindex(&app).await
+        }
         Command::Source(SourceCmd::Add {
             workspace,
             name,
@@ -710,6 +740,148 @@ fn analyze(enricher: &switchboard_enrich::Enricher) -> Result<()> {
     Ok(())
 }
 
+/// A query syntax error names the column, as the terminal shows it.
+fn explain_query(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::QuerySyntax {
+            position, message, ..
+        } => anyhow::anyhow!("query: column {position}: {message}"),
+        other => explain(other),
+    }
+}
+
+async fn search(app: &App, args: SearchArgs) -> Result<()> {
+    // Parse first: a typo should not wait for the index to catch up.
+    switchboard_service::listening::check_query("q", &args.query).map_err(explain_query)?;
+    // Catches the index up when no server holds it (a server keeps it current itself).
+    let sync = app.sync_index().await.map_err(explain)?;
+    if sync.indexed > 0 {
+        eprintln!("indexed {} new or changed item(s)", sync.indexed);
+    }
+    if args.format == "count" {
+        let n = app
+            .search_count(&Actor::Cli, &args.workspace, &args.query)
+            .await
+            .map_err(explain_query)?;
+        println!("{n}");
+        return Ok(());
+    }
+    let limit = args.limit.max(1);
+    let mut printed = 0usize;
+    let mut cursor: Option<String> = None;
+    let mut total = 0;
+    let mut all = Vec::new();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    while printed < limit {
+        let page = app
+            .search(
+                &Actor::Cli,
+                &args.workspace,
+                &args.query,
+                (limit - printed).min(500),
+                cursor.as_deref(),
+            )
+            .await
+            .map_err(explain_query)?;
+        total = page.total;
+        for hit in page.items {
+            printed += 1;
+            let item = &hit.item;
+            let line = serde_json::json!({
+                "id": item.id,
+                "network": item.network,
+                "external_id": item.external_id,
+                "kind": item.kind,
+                "created_at": item.created_at,
+                "lang": item.lang,
+                "author": item.author.handle,
+                "sentiment": item.sentiment.label,
+                "intents": item.intents,
+                "url": item.url,
+                "text": item.text,
+            });
+            if args.format == "json" {
+                all.push(line);
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    if args.format == "json" {
+        writeln!(out, "{}", serde_json::json!({ "total": total, "items": all }))?;
+    }
+    out.flush()?;
+    eprintln!("{printed} of {total} matching item(s)");
+    Ok(())
+}
+
+async fn reindex(app: &App) -> Result<()> {
+    // A spinner with the running count on a terminal; nothing when output is piped.
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} items indexed")
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    match app
+        .reindex({
+            let bar = bar.clone();
+            move |n| {
+                bar.set_position(n);
+            }
+        })
+        .await
+    {
+        Ok(r) => {
+            bar.finish_and_clear();
+            app.release_index_writer();
+            eprintln!(
+                "reindexed {} item(s) in {:.1} s ({:.0} items/s)",
+                r.items,
+                r.seconds,
+                r.items as f64 / r.seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        Err(ServiceError::Conflict { .. }) => {
+            bar.finish_and_clear();
+            // A server holds the index: it rebuilds it as a background job.
+            let id = app.request_reindex().await.map_err(explain)?;
+            eprintln!("a server is using this data dir; it is rebuilding the index (job {id})");
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                match app.job_done(&id).await.map_err(explain)? {
+                    Some(Ok(())) => {
+                        eprintln!(
+                            "the server rebuilt the index in {:.1} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                        return Ok(());
+                    }
+                    Some(Err(e)) => bail!("the server could not rebuild the index: {e}"),
+                    None => {}
+                }
+            }
+        }
+        Err(e) => {
+            bar.finish_and_clear();
+            Err(explain(e))
+        }
+    }
+}
+
 fn fresh_demo_dir() -> Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -761,6 +933,39 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
             }
         }
     });
+    // The search index follows the store's change log, so items written by any process
+    // (an import from the command line, another server) are searchable within a second.
+    let indexer = tokio::spawn({
+        let app = app.clone();
+        async move {
+            loop {
+                if let Err(e) = app.sync_index().await {
+                    tracing::warn!(error = %e, "search index update failed");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    });
+    // Spike detection over every topic; a spike found again is the same alert.
+    let scanner = tokio::spawn({
+        let app = app.clone();
+        async move {
+            loop {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                match app.scan_spikes(now).await {
+                    Ok(r) if r.new_spikes > 0 => {
+                        tracing::info!(spikes = r.new_spikes, "new listening spikes");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "spike scan failed"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+        }
+    });
     let served = server
         .run_with_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -770,6 +975,8 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
         .context("server failed");
     poller.abort();
     worker.abort();
+    indexer.abort();
+    scanner.abort();
     app.store.close().await;
     served
 }

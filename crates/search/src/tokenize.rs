@@ -147,6 +147,56 @@ pub fn terms(text: &str) -> Vec<String> {
     tokens(text).into_iter().map(|t| t.text).collect()
 }
 
+fn is_hangul(c: char) -> bool {
+    matches!(c as u32, 0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7FF)
+}
+
+/// Words as a person reads them, for term lists (top terms, what changed in a spike): like
+/// [`terms`], except that Korean keeps whole space-separated words (bigrams like `그인` read
+/// as noise), and common function words of English and German are left out.
+pub fn display_terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tokens(text) {
+        let first = t.text.chars().next().unwrap_or(' ');
+        if is_hangul(first) {
+            // The whole Hangul run this bigram belongs to, once.
+            let run_start = text[..t.start]
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| is_hangul(*c))
+                .last()
+                .map(|(i, _)| i)
+                .unwrap_or(t.start);
+            if run_start == t.start {
+                let run: String = text[t.start..]
+                    .chars()
+                    .take_while(|c| is_hangul(*c))
+                    .collect();
+                out.push(run);
+            }
+            continue;
+        }
+        if STOPWORDS.binary_search(&t.text.as_str()).is_err() {
+            out.push(t.text);
+        }
+    }
+    out
+}
+
+/// English and German function words (sorted, folded).
+const STOPWORDS: &[&str] = &[
+    "a", "ab", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as",
+    "at", "auch", "auf", "aus", "be", "bei", "beim", "bin", "bis", "bitte", "but", "by", "can",
+    "da", "das", "dass", "dem", "den", "der", "des", "die", "do", "doch", "du", "ein", "eine",
+    "einen", "er", "es", "for", "from", "fur", "geht", "get", "gibt", "had", "has", "hat", "have",
+    "he", "her", "his", "how", "i", "ich", "ihr", "im", "in", "is", "ist", "it", "its", "ja",
+    "just", "kann", "me", "mein", "meine", "mich", "mir", "mit", "my", "nach", "nicht", "no",
+    "noch", "not", "nur", "of", "on", "or", "our", "seit", "sich", "sie", "sind", "so", "some",
+    "than", "that", "the", "their", "them", "then", "there", "they", "this", "to", "uber", "um",
+    "und", "uns", "up", "us", "von", "vor", "was", "we", "wenn", "were", "what", "when", "wie",
+    "will", "wir", "with", "you", "your", "zu", "zum", "zur",
+];
+
 /// The folded form of a keyword value (hashtag, handle, language code): one token, no
 /// splitting, so `#Café_Paris` and `#cafe_paris` are the same tag.
 pub fn keyword(value: &str) -> String {
@@ -238,6 +288,15 @@ mod tests {
             ["배송", "송이", "너무", "늦어", "어요"]
         );
         assert_eq!(terms("배"), ["배"]);
+    }
+
+    #[test]
+    fn display_terms_keep_korean_words_whole_and_drop_function_words() {
+        assert_eq!(
+            display_terms("Seit dem Update stürzt die App ab, 로그인 오류가 계속"),
+            ["update", "sturzt", "app", "로그인", "오류가", "계속"]
+        );
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::extract::{is_secure, set_cookie, ApiJson, ApiUser, ClientIp, SESSION_COOKIE};
 use crate::ingest_api;
+use crate::listening_api;
 use crate::webhooks_api;
 use crate::{ApiError, AppState};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -76,6 +77,19 @@ pub const ROUTES: &[(&str, &str)] = &[
         "/api/v1/workspaces/{ws}/webhooks/{webhook}/deliveries",
     ),
     ("POST", "/api/v1/workspaces/{ws}/webhooks/{webhook}/test"),
+    ("GET", "/api/v1/workspaces/{ws}/search"),
+    ("GET", "/api/v1/workspaces/{ws}/analytics"),
+    ("GET", "/api/v1/workspaces/{ws}/share-of-voice"),
+    ("GET", "/api/v1/workspaces/{ws}/topics"),
+    ("POST", "/api/v1/workspaces/{ws}/topics"),
+    ("GET", "/api/v1/workspaces/{ws}/topics/{topic}"),
+    ("PATCH", "/api/v1/workspaces/{ws}/topics/{topic}"),
+    ("DELETE", "/api/v1/workspaces/{ws}/topics/{topic}"),
+    ("GET", "/api/v1/workspaces/{ws}/annotations"),
+    ("POST", "/api/v1/workspaces/{ws}/annotations"),
+    ("DELETE", "/api/v1/workspaces/{ws}/annotations/{annotation}"),
+    ("GET", "/api/v1/workspaces/{ws}/spikes"),
+    ("POST", "/api/v1/workspaces/{ws}/spikes/{spike}/acknowledge"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -172,6 +186,35 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/workspaces/{ws}/webhooks/{webhook}/test",
             post(webhooks_api::test),
+        )
+        .route("/workspaces/{ws}/search", get(listening_api::search))
+        .route("/workspaces/{ws}/analytics", get(listening_api::analytics))
+        .route(
+            "/workspaces/{ws}/share-of-voice",
+            get(listening_api::share_of_voice),
+        )
+        .route(
+            "/workspaces/{ws}/topics",
+            get(listening_api::list_topics).post(listening_api::create_topic),
+        )
+        .route(
+            "/workspaces/{ws}/topics/{topic}",
+            get(listening_api::get_topic)
+                .patch(listening_api::update_topic)
+                .delete(listening_api::delete_topic),
+        )
+        .route(
+            "/workspaces/{ws}/annotations",
+            get(listening_api::list_annotations).post(listening_api::create_annotation),
+        )
+        .route(
+            "/workspaces/{ws}/annotations/{annotation}",
+            delete(listening_api::delete_annotation),
+        )
+        .route("/workspaces/{ws}/spikes", get(listening_api::list_spikes))
+        .route(
+            "/workspaces/{ws}/spikes/{spike}/acknowledge",
+            post(listening_api::acknowledge_spike),
         )
 }
 

@@ -5,6 +5,7 @@ pub mod api;
 mod error;
 mod extract;
 mod ingest_api;
+mod listening_api;
 mod metrics;
 mod web;
 mod webhooks_api;

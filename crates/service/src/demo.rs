@@ -267,9 +267,162 @@ impl App {
             }
             self.store_items(&workspace.workspace.id, writes).await?;
         }
+        self.seed_demo_listening(now).await
+    }
+
+    /// Topics, a release annotation, and a steady stream of mentions per region with a
+    /// complaint surge two hours after the release in German and Korean: the spike the
+    /// detector should find and explain.
+    async fn seed_demo_listening(&self, now: time::OffsetDateTime) -> ServiceResult<()> {
+        use rand::SeedableRng;
+        let actor = Actor::Cli;
+        let hour = now.unix_timestamp().div_euclid(3600) * 3600;
+        let release = hour - 40 * 3600;
+        for (ws, name, kind, query) in DEMO_TOPICS {
+            let input = serde_json::from_value(
+                serde_json::json!({"name": name, "kind": kind, "query": query}),
+            )
+            .map_err(ServiceError::internal)?;
+            self.create_topic(&actor, &format!("{ORG_SLUG}/{ws}"), input)
+                .await?;
+        }
+        let at = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map(switchboard_store::timestamp)
+                .unwrap_or_default()
+        };
+        self.create_annotation(
+            &actor,
+            &format!("{ORG_SLUG}/acme-global"),
+            serde_json::from_value(
+                serde_json::json!({"title": "App 4.2 release", "kind": "release", "at": at(release)}),
+            )
+            .map_err(ServiceError::internal)?,
+        )
+        .await?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        for (ws, network, everyday, complaints, handles) in DEMO_STREAMS {
+            let workspace = self
+                .get_workspace(&actor, &format!("{ORG_SLUG}/{ws}"))
+                .await?;
+            let enricher = self.workspace_enricher(&workspace.workspace.id).await?;
+            let mut writes = Vec::new();
+            let mut n = 0usize;
+            let mut push = |t: i64, text: &str, rng: &mut rand::rngs::StdRng| {
+                let handle = handles[rng.gen_range(0..handles.len())];
+                let item: Result<NewItem, _> = serde_json::from_value(serde_json::json!({
+                    "network": network,
+                    "external_id": format!("stream-{ws}-{n}"),
+                    "kind": "mention",
+                    "author": {"id": format!("demo-{handle}"), "handle": handle, "display_name": handle.split(['@', '.']).next().unwrap_or(handle), "followers": rng.gen_range(20..20_000)},
+                    "text": text,
+                    "created_at": at(t + rng.gen_range(0..3600)),
+                }));
+                n += 1;
+                item.map(|i| writes.push(enricher.prepare(i)))
+            };
+            for h in (0..14 * 24).rev() {
+                let start = hour - h * 3600;
+                // Busy days, quiet nights (in UTC; the regions are near enough).
+                let hod = start.div_euclid(3600).rem_euclid(24);
+                let busy = if (7..22).contains(&hod) { 4 } else { 1 };
+                for _ in 0..rng.gen_range(0..=busy) {
+                    let text = everyday[rng.gen_range(0..everyday.len())];
+                    push(start, text, &mut rng).map_err(ServiceError::internal)?;
+                }
+                let since_release = start - release;
+                if !complaints.is_empty() && (2 * 3600..5 * 3600).contains(&since_release) {
+                    for _ in 0..rng.gen_range(25..35) {
+                        let text = complaints[rng.gen_range(0..complaints.len())];
+                        push(start, text, &mut rng).map_err(ServiceError::internal)?;
+                    }
+                }
+            }
+            self.store_items(&workspace.workspace.id, writes).await?;
+        }
         Ok(())
     }
 }
+
+/// (workspace, name, kind, query)
+const DEMO_TOPICS: &[(&str, &str, &str, &str)] = &[
+    ("acme-global", "Acme", "brand", "acme OR 애크미 OR 艾克米"),
+    ("acme-global", "Acme App", "product", "app OR #acmeapp OR \"애크미 앱\" OR 应用"),
+    ("acme-global", "Globex", "competitor", "globex OR 글로벡스"),
+    ("acme-global", "Spring campaign", "campaign", "#acmespring"),
+    ("acme-de", "Acme App DE", "product", "app lang:de"),
+    ("acme-kr", "애크미 앱", "product", "애크미 OR 앱이"),
+];
+
+type Stream = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// (workspace, network, everyday mentions, complaints after the release, authors)
+const DEMO_STREAMS: &[Stream] = &[
+    (
+        "acme-de",
+        "mastodon",
+        &[
+            "Die Acme App ist okay, nutze sie täglich",
+            "Mit der Acme App bestellt, Lieferung kam pünktlich",
+            "Gibt es die Acme App auch für Tablets?",
+            "Acme hat gerade gute Angebote #AcmeSpring",
+            "Globex oder Acme, was nutzt ihr?",
+            "Die neue Funktion in der App gefällt mir sehr gut",
+            "Kann man in der Acme App die Rechnung herunterladen?",
+            "Acme Support hat schnell geantwortet, danke",
+            "Die Lieferung war leider etwas spät, schade",
+        ],
+        &[
+            "Seit dem Update 4.2 stürzt die Acme App beim Login ab, total nervig",
+            "Acme App 4.2: Absturz nach dem Login, bitte fixen!",
+            "Login in der App geht seit dem Update nicht mehr, nur Absturz",
+            "Die App stürzt ständig ab, Login unmöglich. Schlechtestes Update",
+            "Nach dem Update Absturz beim Login, ich will mein Geld zurück",
+        ],
+        &["jana@social.example", "mark@social.example", "tobi@social.example", "lea@social.example", "kai@social.example", "mia@social.example"],
+    ),
+    (
+        "acme-kr",
+        "bluesky",
+        &[
+            "애크미 앱으로 오늘 주문했어요",
+            "애크미 앱 새 기능 좋네요",
+            "애크미 이벤트 참여했어요 #AcmeSpring",
+            "글로벡스보다 애크미가 편해요",
+            "애크미 앱이 빨라졌어요",
+            "애크미 고객센터 친절해요",
+            "애크미 배송이 좀 늦었어요 아쉬워요",
+        ],
+        &[
+            "애크미 앱 업데이트 후에 로그인이 안 돼요. 계속 튕겨요",
+            "애크미 앱 최악이에요 로그인 오류 때문에 아무것도 못 해요",
+            "업데이트 후 애크미 앱이 계속 튕겨요 로그인 오류 빨리 고쳐 주세요",
+            "애크미 앱 로그인 오류 너무 화나요 환불해 주세요",
+        ],
+        &["minji.bsky.social", "jiho.bsky.social", "seoyeon.bsky.social", "hyun.bsky.social", "dami.bsky.social", "yuna.bsky.social"],
+    ),
+    (
+        "acme-global",
+        "mastodon",
+        &[
+            "Using the Acme App every day, works well",
+            "Acme delivery was on time again",
+            "Is the Acme App available on Android tablets?",
+            "Globex vs Acme: which one do you use?",
+            "Great deals in the #AcmeSpring sale",
+            "The new Acme App dashboard looks clean",
+            "这个应用很好用",
+        ],
+        &[],
+        &["sam@example.social", "alex@example.social", "riley@example.social", "jo@example.social", "wei@example.social", "lin@example.social"],
+    ),
+];
 
 type DemoTexts = &'static [(&'static str, &'static str)];
 

@@ -58,6 +58,10 @@ pub struct Org {
     /// An outbound webhook of the parent workspace, subscribed to `inbox.handoff` only (so
     /// tests emitting other events do not reach it) and pointing at a closed port.
     pub webhook: String,
+    /// A listening topic, an annotation and a spike (alert) of the parent workspace.
+    pub topic: String,
+    pub annotation: String,
+    pub spike: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -313,6 +317,53 @@ impl TestApp {
             )
             .await
             .unwrap();
+        let topic = app
+            .create_topic(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(json!({"name": "App", "kind": "product", "query": "app"}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let annotation = app
+            .create_annotation(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(
+                    json!({"title": "App 4.2 release", "kind": "release", "at": "2026-11-19T08:00:00Z"}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        // Stored directly: a real one needs a detected surge (see listening.rs).
+        let spike = switchboard_core::Spike {
+            id: switchboard_store::new_id(),
+            workspace_id: global.workspace.id.clone(),
+            topic_id: topic.id.clone(),
+            series: "volume".into(),
+            bucket_secs: 3600,
+            window_start: "2026-11-19T10:00:00.000Z".into(),
+            window_end: "2026-11-19T11:00:00.000Z".into(),
+            observed: 40.0,
+            baseline: 4.0,
+            change_pct: 900.0,
+            score: 9.0,
+            annotation_id: None,
+            annotation_title: None,
+            terms: vec![],
+            intents: vec![],
+            summary: "App: volume +900% vs baseline".into(),
+            acknowledged_by: None,
+            acknowledged_at: None,
+            created_at: switchboard_store::now(),
+        };
+        let mut tx = app.store.write().await.unwrap();
+        switchboard_store::listening::insert_spike(&mut tx, &spike)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -325,6 +376,9 @@ impl TestApp {
             entry: entry.id,
             channel: channel_id,
             webhook: webhook.webhook.id,
+            topic: topic.id,
+            annotation: annotation.id,
+            spike: spike.id,
             tokens,
         }
     }

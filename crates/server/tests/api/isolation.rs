@@ -19,6 +19,9 @@ struct Ids {
     entry: String,
     channel: String,
     webhook: String,
+    topic: String,
+    annotation: String,
+    spike: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -32,6 +35,9 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{entry}", &ids.entry)
         .replace("{channel}", &ids.channel)
         .replace("{webhook}", &ids.webhook)
+        .replace("{topic}", &ids.topic)
+        .replace("{annotation}", &ids.annotation)
+        .replace("{spike}", &ids.spike)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -61,6 +67,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/workspaces/{ws}/dictionary") => {
             json!({"kind": "competitor", "label": "Acme", "terms": ["Acme"]})
         }
+        ("POST", "/api/v1/workspaces/{ws}/topics") | ("PATCH", "/api/v1/workspaces/{ws}/topics/{topic}") => {
+            json!({"name": "Spy", "query": "acme"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/annotations") => {
+            json!({"title": "Spy", "at": "2026-11-19T08:00:00Z"})
+        }
         ("POST", "/api/v1/workspaces/{ws}/webhooks") => {
             json!({"name": "intruder", "url": "http://127.0.0.1:9/hook"})
         }
@@ -84,6 +96,9 @@ api_test! {
             entry: globex.entry.clone(),
             channel: globex.channel.clone(),
             webhook: globex.webhook.clone(),
+            topic: globex.topic.clone(),
+            annotation: globex.annotation.clone(),
+            spike: globex.spike.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -96,6 +111,9 @@ api_test! {
             entry: switchboard_store::new_id(),
             channel: switchboard_store::new_id(),
             webhook: switchboard_store::new_id(),
+            topic: switchboard_store::new_id(),
+            annotation: switchboard_store::new_id(),
+            spike: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -148,5 +166,8 @@ fn foreign_clone(i: &Ids) -> Ids {
         entry: i.entry.clone(),
         channel: i.channel.clone(),
         webhook: i.webhook.clone(),
+        topic: i.topic.clone(),
+        annotation: i.annotation.clone(),
+        spike: i.spike.clone(),
     }
 }

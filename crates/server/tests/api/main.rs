@@ -8,6 +8,7 @@ mod channels;
 mod errors;
 mod ingest;
 mod isolation;
+mod listening;
 mod ops;
 mod web;
 mod webhooks;
