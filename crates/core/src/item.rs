@@ -174,6 +174,9 @@ pub struct DictionaryEntry {
     pub label: String,
     /// Names and aliases, or keywords.
     pub terms: Vec<String>,
+    /// Intent entries: a listening query; items it matches get the intent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     pub created_at: String,
 }
 

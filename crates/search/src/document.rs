@@ -1,7 +1,7 @@
 //! What the index holds of an item, derived from the stored item so it can always be rebuilt.
 
 use crate::tokenize::{fold, keyword};
-use switchboard_core::item::Item;
+use switchboard_core::item::{Enrichment, Item, NewItem};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -50,6 +50,37 @@ pub fn handle_keys(handle: &str) -> Vec<String> {
 }
 
 impl IndexDoc {
+    /// An item not stored yet (enrichment-time rules match against this).
+    pub fn from_new(item: &NewItem, e: &Enrichment) -> IndexDoc {
+        let stored = Item {
+            id: String::new(),
+            workspace_id: String::new(),
+            network: item.network,
+            external_id: item.external_id.clone(),
+            kind: item.kind,
+            author: item.author.clone(),
+            text: item.text.clone(),
+            hashtags: item.hashtags.clone(),
+            mentions: item.mentions.clone(),
+            urls: item.urls.clone(),
+            lang: e.lang.clone(),
+            created_at: item.created_at.clone(),
+            url: item.url.clone(),
+            parent_id: item.parent_id.clone(),
+            root_id: item.root_id.clone(),
+            metrics: item.metrics.clone(),
+            sentiment: switchboard_core::Sentiment {
+                label: e.sentiment.clone(),
+                score: e.sentiment_score,
+            },
+            intents: e.intents.clone(),
+            tags: e.tags.clone(),
+            ingested_at: String::new(),
+            updated_at: String::new(),
+        };
+        IndexDoc::from_item(&stored)
+    }
+
     pub fn from_item(item: &Item) -> IndexDoc {
         let mut author_keys = handle_keys(&item.author.handle);
         let name = fold(item.author.display_name.trim());

@@ -1,6 +1,7 @@
 //! Items in and out: listing, file upload import, webhook sources and signed deliveries.
 
 use crate::extract::{ApiJson, ApiUser};
+use crate::params::{limit, only, query_error};
 use crate::{ApiError, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -20,20 +21,6 @@ type ApiResult<T> = Result<T, ApiError>;
 /// Uploads may be far larger than the 1 MiB API body limit: they are streamed, never buffered.
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
-fn query_error(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::field(ErrorCode::InvalidQuery, field, message)
-}
-
-fn only(q: &HashMap<String, String>, allowed: &[&str]) -> ApiResult<()> {
-    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(query_error(
-            k,
-            format!("unknown parameter; expected one of: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
 pub async fn list_items(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -41,14 +28,7 @@ pub async fn list_items(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     only(&q, &["limit", "cursor"])?;
-    let limit = match q.get("limit") {
-        None => 50,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| query_error("limit", "must be a whole number from 1 to 500"))?,
-    };
+    let limit = limit(&q, 50, 500)? as i64;
     let page = state
         .app
         .list_items(

@@ -1,6 +1,7 @@
 //! Listening: search, topics, analytics, share of voice, annotations and spike alerts.
 
 use crate::extract::{ApiJson, ApiUser};
+use crate::params::{limit, only};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -8,35 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::collections::HashMap;
-use switchboard_core::ErrorCode;
 use switchboard_service::listening::{AnalyticsParams, AnnotationInput, TopicInput};
 
 type ApiResult<T> = Result<T, ApiError>;
-
-fn query_error(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::field(ErrorCode::InvalidQuery, field, message)
-}
-
-fn only(q: &HashMap<String, String>, allowed: &[&str]) -> ApiResult<()> {
-    match q.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(query_error(
-            k,
-            format!("unknown parameter; expected one of: {}", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn limit(q: &HashMap<String, String>, default: usize, max: usize) -> ApiResult<usize> {
-    match q.get("limit") {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| query_error("limit", format!("must be a whole number from 1 to {max}"))),
-    }
-}
 
 /// `?q=QUERY&limit=&cursor=`: matching items newest first, with highlight ranges and the total.
 pub async fn search(
@@ -176,7 +151,10 @@ pub async fn create_annotation(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<AnnotationInput>,
 ) -> ApiResult<Response> {
-    let a = state.app.create_annotation(&user.actor(), &ws, body).await?;
+    let a = state
+        .app
+        .create_annotation(&user.actor(), &ws, body)
+        .await?;
     Ok((StatusCode::CREATED, Json(a)).into_response())
 }
 

@@ -2,6 +2,7 @@
 //! deliveries with their attempts, and a test event.
 
 use crate::extract::{ApiJson, ApiUser};
+use crate::params::{limit, only};
 use crate::{ApiError, AppState};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -9,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::collections::HashMap;
-use switchboard_core::ErrorCode;
 use switchboard_service::outbound::CreateWebhook;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -52,27 +52,8 @@ pub async fn deliveries(
     Path((ws, webhook)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    if let Some(k) = q.keys().find(|k| k.as_str() != "limit") {
-        return Err(ApiError::field(
-            ErrorCode::InvalidQuery,
-            k.clone(),
-            "unknown parameter; expected limit",
-        ));
-    }
-    let limit = match q.get("limit") {
-        None => 50,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| {
-                ApiError::field(
-                    ErrorCode::InvalidQuery,
-                    "limit",
-                    "must be a whole number from 1 to 500",
-                )
-            })?,
-    };
+    only(&q, &["limit"])?;
+    let limit = limit(&q, 50, 500)? as i64;
     let deliveries = state
         .app
         .list_webhook_deliveries(&user.actor(), &ws, &webhook, limit)

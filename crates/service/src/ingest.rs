@@ -106,6 +106,8 @@ fn content_hash(item: &mut NewItem) -> String {
 pub struct WorkspaceEnricher {
     enricher: switchboard_enrich::Enricher,
     dictionary: switchboard_enrich::Dictionary,
+    /// Intent rules written as listening queries.
+    intent_queries: Vec<(String, switchboard_search::Query)>,
 }
 
 impl WorkspaceEnricher {
@@ -115,11 +117,18 @@ impl WorkspaceEnricher {
     ) -> WorkspaceEnricher {
         let mut keywords: Vec<(switchboard_enrich::Intent, Vec<String>)> = Vec::new();
         let mut names: Vec<(String, Vec<String>)> = Vec::new();
+        let mut intent_queries = Vec::new();
         for e in entries {
             match e.kind {
                 DictionaryKind::Intent => {
-                    if let Ok(intent) = e.label.parse() {
-                        keywords.push((intent, e.terms.clone()));
+                    if let Ok(intent) = e.label.parse::<switchboard_enrich::Intent>() {
+                        if !e.terms.is_empty() {
+                            keywords.push((intent, e.terms.clone()));
+                        }
+                        // Validated when saved; a query that no longer parses is skipped.
+                        if let Some(q) = e.query.as_deref().and_then(|q| switchboard_search::parse(q).ok()) {
+                            intent_queries.push((intent.as_str().to_string(), q));
+                        }
                     }
                 }
                 kind => names.push((format!("{kind}:{}", e.label), e.terms.clone())),
@@ -128,6 +137,7 @@ impl WorkspaceEnricher {
         WorkspaceEnricher {
             enricher: base.clone().with_extra_intent_keywords(&keywords),
             dictionary: switchboard_enrich::Dictionary::new(&names),
+            intent_queries,
         }
     }
 
@@ -145,6 +155,16 @@ impl WorkspaceEnricher {
                 .collect(),
             tags: self.dictionary.tags(&item.text),
         };
+        let mut enrichment = enrichment;
+        if !self.intent_queries.is_empty() {
+            let doc = switchboard_search::IndexDoc::from_new(&item, &enrichment);
+            let prepared = switchboard_search::matcher::Prepared::new(&doc);
+            for (intent, q) in &self.intent_queries {
+                if !enrichment.intents.contains(intent) && prepared.matches(q) {
+                    enrichment.intents.push(intent.clone());
+                }
+            }
+        }
         let content_hash = content_hash(&mut item);
         ItemWrite {
             item,
@@ -688,7 +708,12 @@ impl App {
 pub struct AddDictionaryEntry {
     pub kind: DictionaryKind,
     pub label: String,
+    #[serde(default)]
     pub terms: Vec<String>,
+    /// Intent entries only: a listening query (docs/query-language.md); items it matches get
+    /// the intent, e.g. `refund NEAR/5 (late OR missing)` for complaints.
+    #[serde(default)]
+    pub query: Option<String>,
 }
 
 impl App {
@@ -733,10 +758,23 @@ impl App {
                 terms.push(t.to_string());
             }
         }
-        if terms.is_empty() || terms.len() > 100 {
+        let query = match input.query.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(q) => {
+                if input.kind != DictionaryKind::Intent {
+                    return Err(ServiceError::invalid(
+                        "query",
+                        "only intent entries take a query; names go in terms",
+                    ));
+                }
+                switchboard_search::parse(q).map_err(|e| ServiceError::query("query", e))?;
+                Some(q.to_string())
+            }
+        };
+        if (terms.is_empty() && query.is_none()) || terms.len() > 100 {
             return Err(ServiceError::invalid(
                 "terms",
-                "give 1 to 100 names or keywords",
+                "give 1 to 100 names or keywords (an intent entry may give a query instead)",
             ));
         }
         let mut tx = self.store.write().await?;
@@ -749,6 +787,7 @@ impl App {
             kind: input.kind,
             label,
             terms,
+            query,
             created_at: now(),
         };
         items::dictionary::insert(&mut tx, &entry).await?;

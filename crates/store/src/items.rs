@@ -521,19 +521,21 @@ pub mod dictionary {
             kind: parse(r, "kind")?,
             label: r.try_get("label")?,
             terms: list(r, "terms")?,
+            query: opt_str(r, "query")?,
             created_at: r.try_get("created_at")?,
         })
     }
 
     pub async fn insert(c: &mut AnyConnection, e: &DictionaryEntry) -> Result<()> {
         sqlx::query(
-            "INSERT INTO dictionary_entries (id, workspace_id, kind, label, terms, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO dictionary_entries (id, workspace_id, kind, label, terms, query, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&e.id)
         .bind(&e.workspace_id)
         .bind(e.kind.as_str())
         .bind(&e.label)
         .bind(json_list(&e.terms))
+        .bind(e.query.as_deref())
         .bind(&e.created_at)
         .execute(c)
         .await

@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_listening.sql"),
         postgres: include_str!("../migrations/postgres/0006_listening.sql"),
     },
+    Migration {
+        version: 8,
+        name: "intent_queries",
+        sqlite: include_str!("../migrations/sqlite/0008_intent_queries.sql"),
+        postgres: include_str!("../migrations/postgres/0008_intent_queries.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

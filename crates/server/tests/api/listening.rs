@@ -254,4 +254,26 @@ api_test! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["acknowledged_by"], "analyst@acme.example");
     };
+
+    intent_rules_written_as_listening_queries_tag_new_items => |app: TestApp| async move {
+        let org = app.org("acme").await;
+        let path = format!("/api/v1/workspaces/{}/dictionary", org.global);
+        let analyst = org.token(Role::Analyst);
+        let r = app.post(&path, json!({"kind": "intent", "label": "complaint", "query": "refund NEAR/3 (late"}), &analyst).await;
+        assert_eq!((r.status.as_u16(), r.error_code(), r.error_field()), (400, "query_syntax", "query"), "{}", r.text);
+        let r = app.post(&path, json!({"kind": "brand", "label": "Acme", "terms": ["Acme"], "query": "acme"}), &analyst).await;
+        assert_eq!((r.status.as_u16(), r.error_field()), (422, "query"), "{}", r.text);
+        let r = app.post(&path, json!({"kind": "intent", "label": "recruiting", "query": "(praktikum OR werkstudent) lang:de"}), &analyst).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["query"], "(praktikum OR werkstudent) lang:de");
+        let ws = org.global.clone();
+        let enricher = app.app.workspace_enricher(&ws).await.unwrap();
+        let writes = vec![
+            enricher.prepare(item_at("p1", "Gibt es bei euch ein Praktikum im Marketing?", "2026-11-21T08:00:00Z")),
+            enricher.prepare(item_at("p2", "Das Wetter ist schön heute", "2026-11-21T09:00:00Z")),
+        ];
+        app.app.store_items(&ws, writes).await.unwrap();
+        let r = app.get(&format!("/api/v1/workspaces/{ws}/search?q=intent:recruiting"), &org.token(Role::Viewer)).await;
+        assert_eq!(ids(&r), ["p1"], "{}", r.text);
+    };
 }
