@@ -7,6 +7,7 @@ mod extract;
 mod ingest_api;
 mod listening_api;
 mod metrics;
+mod params;
 mod web;
 mod webhooks_api;
 
