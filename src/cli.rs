@@ -813,7 +813,11 @@ async fn search(app: &App, args: SearchArgs) -> Result<()> {
         }
     }
     if args.format == "json" {
-        writeln!(out, "{}", serde_json::json!({ "total": total, "items": all }))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "total": total, "items": all })
+        )?;
     }
     out.flush()?;
     eprintln!("{printed} of {total} matching item(s)");
@@ -824,9 +828,9 @@ async fn reindex(app: &App) -> Result<()> {
     // A spinner with the running count on a terminal; nothing when output is piped.
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} items indexed")
-        {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {pos} items indexed",
+        ) {
             bar.set_style(style);
         }
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -946,6 +950,19 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
             }
         }
     });
+    // The inbox router follows the same change log: new items join their conversations and
+    // new conversations are routed to the team that should answer.
+    let router = tokio::spawn({
+        let app = app.clone();
+        async move {
+            loop {
+                if let Err(e) = app.route_new_items().await {
+                    tracing::warn!(error = %e, "inbox routing failed");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    });
     // Spike detection over every topic; a spike found again is the same alert.
     let scanner = tokio::spawn({
         let app = app.clone();
@@ -976,6 +993,7 @@ async fn serve(mut app: App, args: ServeArgs) -> Result<()> {
     poller.abort();
     worker.abort();
     indexer.abort();
+    router.abort();
     scanner.abort();
     app.store.close().await;
     served

@@ -2,6 +2,7 @@
 //! which checks the permission matrix; objects the caller cannot see answer 404.
 
 use crate::extract::{is_secure, set_cookie, ApiJson, ApiUser, ClientIp, SESSION_COOKIE};
+use crate::inbox_api;
 use crate::ingest_api;
 use crate::listening_api;
 use crate::webhooks_api;
@@ -90,6 +91,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/workspaces/{ws}/annotations/{annotation}"),
     ("GET", "/api/v1/workspaces/{ws}/spikes"),
     ("POST", "/api/v1/workspaces/{ws}/spikes/{spike}/acknowledge"),
+    ("GET", "/api/v1/workspaces/{ws}/conversations"),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/assign",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/status",
+    ),
+    ("GET", "/api/v1/workspaces/{ws}/routing-rules"),
+    ("POST", "/api/v1/workspaces/{ws}/routing-rules"),
+    ("POST", "/api/v1/workspaces/{ws}/routing-rules/preview"),
+    ("PATCH", "/api/v1/workspaces/{ws}/routing-rules/{rule}"),
+    ("DELETE", "/api/v1/workspaces/{ws}/routing-rules/{rule}"),
+    ("POST", "/api/v1/workspaces/{ws}/routing/rerun"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -216,6 +236,35 @@ pub fn routes() -> Router<AppState> {
             "/workspaces/{ws}/spikes/{spike}/acknowledge",
             post(listening_api::acknowledge_spike),
         )
+        .route(
+            "/workspaces/{ws}/conversations",
+            get(inbox_api::list_conversations),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}",
+            get(inbox_api::get_conversation),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/assign",
+            post(inbox_api::assign),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/status",
+            post(inbox_api::set_status),
+        )
+        .route(
+            "/workspaces/{ws}/routing-rules",
+            get(inbox_api::list_rules).post(inbox_api::create_rule),
+        )
+        .route(
+            "/workspaces/{ws}/routing-rules/preview",
+            post(inbox_api::preview_rule),
+        )
+        .route(
+            "/workspaces/{ws}/routing-rules/{rule}",
+            axum::routing::patch(inbox_api::update_rule).delete(inbox_api::delete_rule),
+        )
+        .route("/workspaces/{ws}/routing/rerun", post(inbox_api::rerun))
 }
 
 type ApiResult<T> = Result<T, ApiError>;

@@ -4,6 +4,7 @@
 pub mod api;
 mod error;
 mod extract;
+mod inbox_api;
 mod ingest_api;
 mod listening_api;
 mod metrics;

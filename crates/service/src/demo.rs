@@ -347,7 +347,12 @@ impl App {
 /// (workspace, name, kind, query)
 const DEMO_TOPICS: &[(&str, &str, &str, &str)] = &[
     ("acme-global", "Acme", "brand", "acme OR 애크미 OR 艾克米"),
-    ("acme-global", "Acme App", "product", "app OR #acmeapp OR \"애크미 앱\" OR 应用"),
+    (
+        "acme-global",
+        "Acme App",
+        "product",
+        "app OR #acmeapp OR \"애크미 앱\" OR 应用",
+    ),
     ("acme-global", "Globex", "competitor", "globex OR 글로벡스"),
     ("acme-global", "Spring campaign", "campaign", "#acmespring"),
     ("acme-de", "Acme App DE", "product", "app lang:de"),
@@ -385,7 +390,14 @@ const DEMO_STREAMS: &[Stream] = &[
             "Die App stürzt ständig ab, Login unmöglich. Schlechtestes Update",
             "Nach dem Update Absturz beim Login, ich will mein Geld zurück",
         ],
-        &["jana@social.example", "mark@social.example", "tobi@social.example", "lea@social.example", "kai@social.example", "mia@social.example"],
+        &[
+            "jana@social.example",
+            "mark@social.example",
+            "tobi@social.example",
+            "lea@social.example",
+            "kai@social.example",
+            "mia@social.example",
+        ],
     ),
     (
         "acme-kr",
@@ -405,7 +417,14 @@ const DEMO_STREAMS: &[Stream] = &[
             "업데이트 후 애크미 앱이 계속 튕겨요 로그인 오류 빨리 고쳐 주세요",
             "애크미 앱 로그인 오류 너무 화나요 환불해 주세요",
         ],
-        &["minji.bsky.social", "jiho.bsky.social", "seoyeon.bsky.social", "hyun.bsky.social", "dami.bsky.social", "yuna.bsky.social"],
+        &[
+            "minji.bsky.social",
+            "jiho.bsky.social",
+            "seoyeon.bsky.social",
+            "hyun.bsky.social",
+            "dami.bsky.social",
+            "yuna.bsky.social",
+        ],
     ),
     (
         "acme-global",
@@ -420,7 +439,14 @@ const DEMO_STREAMS: &[Stream] = &[
             "这个应用很好用",
         ],
         &[],
-        &["sam@example.social", "alex@example.social", "riley@example.social", "jo@example.social", "wei@example.social", "lin@example.social"],
+        &[
+            "sam@example.social",
+            "alex@example.social",
+            "riley@example.social",
+            "jo@example.social",
+            "wei@example.social",
+            "lin@example.social",
+        ],
     ),
 ];
 

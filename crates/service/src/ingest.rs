@@ -126,7 +126,11 @@ impl WorkspaceEnricher {
                             keywords.push((intent, e.terms.clone()));
                         }
                         // Validated when saved; a query that no longer parses is skipped.
-                        if let Some(q) = e.query.as_deref().and_then(|q| switchboard_search::parse(q).ok()) {
+                        if let Some(q) = e
+                            .query
+                            .as_deref()
+                            .and_then(|q| switchboard_search::parse(q).ok())
+                        {
                             intent_queries.push((intent.as_str().to_string(), q));
                         }
                     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channels;
 pub mod demo;
 mod error;
+pub mod inbox;
 pub mod ingest;
 pub mod jobs;
 pub mod listening;
@@ -61,6 +62,7 @@ pub struct App {
     /// For the networks' APIs (connectors).
     pub http: reqwest::Client,
     search: listening::Search,
+    router: inbox::RouterState,
 }
 
 impl App {
@@ -72,6 +74,7 @@ impl App {
             login_limiter,
             enricher: Default::default(),
             search: Default::default(),
+            router: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))

@@ -295,9 +295,16 @@ impl App {
         })
     }
 
-    pub(crate) async fn run_reindex_job(&self, job: &switchboard_store::jobs::Job) -> ServiceResult<()> {
+    pub(crate) async fn run_reindex_job(
+        &self,
+        job: &switchboard_store::jobs::Job,
+    ) -> ServiceResult<()> {
         let report = self.reindex(|_| {}).await?;
-        tracing::info!(items = report.items, seconds = report.seconds, "search index rebuilt on request");
+        tracing::info!(
+            items = report.items,
+            seconds = report.seconds,
+            "search index rebuilt on request"
+        );
         let mut tx = self.store.write().await?;
         switchboard_store::jobs::complete(&mut tx, &job.id).await?;
         tx.commit().await?;
@@ -1364,7 +1371,11 @@ impl App {
             spec(b)
                 .cmp(&spec(a))
                 .then(b.observed.total_cmp(&a.observed))
-                .then(b.series.starts_with("sentiment:").cmp(&a.series.starts_with("sentiment:")))
+                .then(
+                    b.series
+                        .starts_with("sentiment:")
+                        .cmp(&a.series.starts_with("sentiment:")),
+                )
                 .then(b.score.total_cmp(&a.score))
         });
         let existing = {

@@ -6,6 +6,7 @@
 //! functions in the modules below take `&mut AnyConnection`, so a service can put a change
 //! and its audit entry in one transaction.
 
+pub mod inbox;
 pub mod items;
 pub mod jobs;
 pub mod listening;

@@ -50,6 +50,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0006_listening.sql"),
     },
     Migration {
+        version: 7,
+        name: "inbox",
+        sqlite: include_str!("../migrations/sqlite/0007_inbox.sql"),
+        postgres: include_str!("../migrations/postgres/0007_inbox.sql"),
+    },
+    Migration {
         version: 8,
         name: "intent_queries",
         sqlite: include_str!("../migrations/sqlite/0008_intent_queries.sql"),

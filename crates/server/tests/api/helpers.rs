@@ -62,6 +62,10 @@ pub struct Org {
     pub topic: String,
     pub annotation: String,
     pub spike: String,
+    /// The inbox conversation of `item` (routed by the defaults to the Support team) and a
+    /// disabled routing rule of the parent workspace.
+    pub conversation: String,
+    pub rule: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -364,6 +368,26 @@ impl TestApp {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+        // Disabled, so the workspace keeps the default routing.
+        let rule = app
+            .create_routing_rule(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(json!({
+                    "name": "VIPs", "enabled": false,
+                    "conditions": {"vip_authors": ["ceo"]}, "actions": {"priority": "urgent"}
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        app.route_new_items().await.unwrap();
+        let mut c = app.store.read().await.unwrap();
+        let conversation = switchboard_store::inbox::conversation_of_item(&mut c, &stored.id)
+            .await
+            .unwrap()
+            .expect("the item is threaded");
+        drop(c);
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -379,6 +403,8 @@ impl TestApp {
             topic: topic.id,
             annotation: annotation.id,
             spike: spike.id,
+            conversation,
+            rule: rule.id,
             tokens,
         }
     }

@@ -22,6 +22,8 @@ struct Ids {
     topic: String,
     annotation: String,
     spike: String,
+    conversation: String,
+    rule: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -38,6 +40,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{topic}", &ids.topic)
         .replace("{annotation}", &ids.annotation)
         .replace("{spike}", &ids.spike)
+        .replace("{conversation}", &ids.conversation)
+        .replace("{rule}", &ids.rule)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -67,7 +71,8 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/workspaces/{ws}/dictionary") => {
             json!({"kind": "competitor", "label": "Acme", "terms": ["Acme"]})
         }
-        ("POST", "/api/v1/workspaces/{ws}/topics") | ("PATCH", "/api/v1/workspaces/{ws}/topics/{topic}") => {
+        ("POST", "/api/v1/workspaces/{ws}/topics")
+        | ("PATCH", "/api/v1/workspaces/{ws}/topics/{topic}") => {
             json!({"name": "Spy", "query": "acme"})
         }
         ("POST", "/api/v1/workspaces/{ws}/annotations") => {
@@ -75,6 +80,20 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/workspaces/{ws}/webhooks") => {
             json!({"name": "intruder", "url": "http://127.0.0.1:9/hook"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/assign") => {
+            json!({"user": "me"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/status") => {
+            json!({"status": "closed"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/routing-rules")
+        | ("POST", "/api/v1/workspaces/{ws}/routing-rules/preview")
+        | ("PATCH", "/api/v1/workspaces/{ws}/routing-rules/{rule}") => {
+            json!({"name": "Spy", "actions": {"priority": "high"}})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/routing/rerun") => {
+            json!({"from": "2026-01-01", "to": "2027-01-01"})
         }
         _ => return None,
     })
@@ -99,6 +118,8 @@ api_test! {
             topic: globex.topic.clone(),
             annotation: globex.annotation.clone(),
             spike: globex.spike.clone(),
+            conversation: globex.conversation.clone(),
+            rule: globex.rule.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -114,6 +135,8 @@ api_test! {
             topic: switchboard_store::new_id(),
             annotation: switchboard_store::new_id(),
             spike: switchboard_store::new_id(),
+            conversation: switchboard_store::new_id(),
+            rule: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -169,5 +192,7 @@ fn foreign_clone(i: &Ids) -> Ids {
         topic: i.topic.clone(),
         annotation: i.annotation.clone(),
         spike: i.spike.clone(),
+        conversation: i.conversation.clone(),
+        rule: i.rule.clone(),
     }
 }

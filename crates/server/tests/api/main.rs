@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod channels;
 mod errors;
+mod inbox;
 mod ingest;
 mod isolation;
 mod listening;

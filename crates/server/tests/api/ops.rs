@@ -151,15 +151,19 @@ api_test! {
         let ws = app.get("/api/v1/workspaces", &owner).await;
         let names: Vec<&str> = ws.body["workspaces"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["Acme DE", "Acme Global", "Acme KR"]);
-        let items = app.get("/api/v1/workspaces/acme-de/items", &owner).await;
+        // The hand-written mentions, enriched (the generated listening stream comes on top).
+        let items = app.get("/api/v1/workspaces/acme-de/search?q=globex%20OR%20stürzt&limit=50", &owner).await;
         let list = items.body["items"].as_array().unwrap();
-        assert_eq!(list.len(), 8);
         assert!(list.iter().any(|i| i["lang"] == "de" && i["sentiment"]["label"] == "negative" && i["intents"].as_array().unwrap().contains(&json!("bug_report"))), "{}", items.text);
         assert!(list.iter().any(|i| i["tags"].as_array().unwrap().contains(&json!("competitor:Globex"))));
+        let total = app.get("/api/v1/workspaces/acme-de/search?q=&limit=1", &owner).await.body["total"].as_u64().unwrap();
+        assert!(total > 300, "two weeks of mentions: {total}");
+        let topics = app.get("/api/v1/workspaces/acme-global/topics", &owner).await;
+        assert_eq!(topics.body["topics"].as_array().unwrap().len(), 4, "{}", topics.text);
         // Seeding again keeps the data and hands out new passwords that work.
         let again = app.app.seed_demo().await.unwrap();
         assert_ne!(again[0].password, users[0].password);
         app.login(&again[1].email, &again[1].password).await;
-        assert_eq!(app.get("/api/v1/workspaces/acme-de/items", &owner).await.body["items"].as_array().unwrap().len(), 8);
+        assert_eq!(app.get("/api/v1/workspaces/acme-de/search?q=&limit=1", &owner).await.body["total"].as_u64().unwrap(), total);
     };
 }

@@ -1,0 +1,612 @@
+//! The unified inbox: conversations (items threaded together), routing rules, the router's
+//! cursor in `item_changes`, and each conversation's timeline of events.
+
+use crate::{classify, opt_str, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Conversation {
+    pub id: String,
+    pub workspace_id: String,
+    pub network: String,
+    pub thread_key: String,
+    /// `thread`, `dm` or `mention`.
+    pub kind: String,
+    /// `open`, `pending`, `snoozed` or `closed`.
+    pub status: String,
+    pub snoozed_until: Option<String>,
+    /// `low`, `normal`, `high` or `urgent`.
+    pub priority: String,
+    /// None: the workspace's unassigned queue.
+    pub team_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub tags: Vec<String>,
+    pub routed_by_rule: Option<String>,
+    pub first_item_at: String,
+    pub last_item_at: String,
+    pub item_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn json_col(r: &AnyRow, col: &str) -> Result<Vec<String>> {
+    let s: String = r.try_get(col)?;
+    Ok(serde_json::from_str(&s).unwrap_or_default())
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn conversation(r: &AnyRow) -> Result<Conversation> {
+    Ok(Conversation {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        network: r.try_get("network")?,
+        thread_key: r.try_get("thread_key")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        snoozed_until: opt_str(r, "snoozed_until")?,
+        priority: r.try_get("priority")?,
+        team_id: opt_str(r, "team_id")?,
+        assignee_id: opt_str(r, "assignee_id")?,
+        tags: json_col(r, "tags")?,
+        routed_by_rule: opt_str(r, "routed_by_rule")?,
+        first_item_at: r.try_get("first_item_at")?,
+        last_item_at: r.try_get("last_item_at")?,
+        item_count: r.try_get("item_count")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const CONVERSATION: &str = "SELECT c.id, c.workspace_id, c.network, c.thread_key, c.kind, c.status, \
+    c.snoozed_until, c.priority, c.team_id, c.assignee_id, c.tags, c.routed_by_rule, c.first_item_at, \
+    c.last_item_at, c.item_count, c.created_at, c.updated_at FROM conversations c";
+
+/// What [`attach_item`] did with an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub conversation_id: String,
+    /// The conversation was created for this item (so it is to be routed).
+    pub created: bool,
+    /// The item already belonged to a conversation; nothing was written.
+    pub already: bool,
+}
+
+/// Where an item goes: its workspace, network and thread key, and the conversation kind to
+/// use if the conversation is new.
+#[derive(Debug, Clone)]
+pub struct ThreadRef<'a> {
+    pub workspace_id: &'a str,
+    pub network: &'a str,
+    pub thread_key: &'a str,
+    pub kind: &'a str,
+    pub item_id: &'a str,
+    pub item_created_at: &'a str,
+}
+
+/// Puts an item into the conversation of its thread key, creating the conversation if need
+/// be. Idempotent: an item already in a conversation stays where it is and nothing changes.
+pub async fn attach_item(c: &mut AnyConnection, t: &ThreadRef<'_>) -> Result<Attached> {
+    if let Some(id) = conversation_of_item(&mut *c, t.item_id).await? {
+        return Ok(Attached {
+            conversation_id: id,
+            created: false,
+            already: true,
+        });
+    }
+    let now = crate::now();
+    let fresh = crate::new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO conversations (id, workspace_id, network, thread_key, kind, status, snoozed_until, priority, \
+         team_id, assignee_id, tags, routed_by_rule, first_item_at, last_item_at, item_count, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'open', NULL, 'normal', NULL, NULL, '[]', NULL, $6, $6, 0, $7, $7) \
+         ON CONFLICT (workspace_id, network, thread_key) DO NOTHING",
+    )
+    .bind(&fresh)
+    .bind(t.workspace_id)
+    .bind(t.network)
+    .bind(t.thread_key)
+    .bind(t.kind)
+    .bind(t.item_created_at)
+    .bind(&now)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    let created = inserted.rows_affected() == 1;
+    let id: String = if created {
+        fresh
+    } else {
+        sqlx::query(
+            "SELECT id FROM conversations WHERE workspace_id = $1 AND network = $2 AND thread_key = $3",
+        )
+        .bind(t.workspace_id)
+        .bind(t.network)
+        .bind(t.thread_key)
+        .fetch_one(&mut *c)
+        .await?
+        .try_get("id")?
+    };
+    sqlx::query("INSERT INTO conversation_items (item_id, conversation_id) VALUES ($1, $2)")
+        .bind(t.item_id)
+        .bind(&id)
+        .execute(&mut *c)
+        .await
+        .map_err(classify)?;
+    // A reply that arrives before the post it answers moves the start back; a new item
+    // reopens nothing by itself (status is the team's business).
+    sqlx::query(
+        "UPDATE conversations SET item_count = item_count + 1, \
+         first_item_at = CASE WHEN $1 < first_item_at THEN $1 ELSE first_item_at END, \
+         last_item_at = CASE WHEN $1 > last_item_at THEN $1 ELSE last_item_at END, \
+         updated_at = $2 WHERE id = $3",
+    )
+    .bind(t.item_created_at)
+    .bind(&now)
+    .bind(&id)
+    .execute(&mut *c)
+    .await?;
+    Ok(Attached {
+        conversation_id: id,
+        created,
+        already: false,
+    })
+}
+
+pub async fn conversation_of_item(c: &mut AnyConnection, item_id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT conversation_id FROM conversation_items WHERE item_id = $1")
+        .bind(item_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("conversation_id")).transpose()?)
+}
+
+/// The routing outcome, written when a conversation is created or re-routed.
+pub async fn set_routing(
+    c: &mut AnyConnection,
+    id: &str,
+    team_id: Option<&str>,
+    assignee_id: Option<&str>,
+    priority: &str,
+    tags: &[String],
+    routed_by_rule: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET team_id = $1, assignee_id = $2, priority = $3, tags = $4, routed_by_rule = $5, \
+         updated_at = $6 WHERE id = $7",
+    )
+    .bind(team_id)
+    .bind(assignee_id)
+    .bind(priority)
+    .bind(json_list(tags))
+    .bind(routed_by_rule)
+    .bind(crate::now())
+    .bind(id)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn set_assignment(
+    c: &mut AnyConnection,
+    id: &str,
+    team_id: Option<&str>,
+    assignee_id: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET team_id = $1, assignee_id = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(team_id)
+    .bind(assignee_id)
+    .bind(crate::now())
+    .bind(id)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn set_status(
+    c: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    snoozed_until: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(status)
+    .bind(snoozed_until)
+    .bind(crate::now())
+    .bind(id)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn get(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<Conversation>> {
+    let row = sqlx::query(&format!(
+        "{CONVERSATION} WHERE c.workspace_id = $1 AND c.id = $2"
+    ))
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(conversation).transpose()
+}
+
+/// Filters of a conversation list; every one given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub status: Option<String>,
+    pub network: Option<String>,
+    /// Some(None): the unassigned queue (no team); Some(Some(id)): that team's queue.
+    pub team: Option<Option<String>>,
+    pub assignee: Option<String>,
+    pub tag: Option<String>,
+    /// Conditions on the conversation's items: at least one item must have these.
+    pub intent: Option<String>,
+    pub sentiment: Option<String>,
+    pub lang: Option<String>,
+}
+
+/// `%value%` for LIKE with `\` escaping, to find `"value"` inside a JSON array column.
+fn like_json_member(v: &str) -> String {
+    let quoted = serde_json::to_string(v).unwrap_or_default();
+    let escaped = quoted
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Most recent activity first; `before` is a (last_item_at, id) cursor.
+pub async fn list(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    f: &ConversationFilter,
+    before: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<Conversation>> {
+    let mut sql = format!("{CONVERSATION} WHERE c.workspace_id = $1");
+    let mut binds: Vec<String> = vec![workspace_id.to_string()];
+    let mut add = |sql: &mut String, clause: &str, v: String| {
+        binds.push(v);
+        sql.push_str(&clause.replace("{}", &format!("${}", binds.len())));
+    };
+    if let Some(s) = &f.status {
+        add(&mut sql, " AND c.status = {}", s.clone());
+    }
+    if let Some(n) = &f.network {
+        add(&mut sql, " AND c.network = {}", n.clone());
+    }
+    match &f.team {
+        Some(Some(t)) => add(&mut sql, " AND c.team_id = {}", t.clone()),
+        Some(None) => sql.push_str(" AND c.team_id IS NULL"),
+        None => {}
+    }
+    if let Some(a) = &f.assignee {
+        add(&mut sql, " AND c.assignee_id = {}", a.clone());
+    }
+    if let Some(t) = &f.tag {
+        add(
+            &mut sql,
+            " AND c.tags LIKE {} ESCAPE '\\'",
+            like_json_member(t),
+        );
+    }
+    let item_conds = [
+        (&f.intent, "i.intents LIKE {} ESCAPE '\\'", true),
+        (&f.sentiment, "i.sentiment = {}", false),
+        (&f.lang, "i.lang = {}", false),
+    ];
+    for (v, cond, json) in item_conds {
+        if let Some(v) = v {
+            let v = if json { like_json_member(v) } else { v.clone() };
+            add(
+                &mut sql,
+                &format!(
+                    " AND EXISTS (SELECT 1 FROM conversation_items ci JOIN items i ON i.id = ci.item_id \
+                     WHERE ci.conversation_id = c.id AND {cond})"
+                ),
+                v,
+            );
+        }
+    }
+    if let Some((ts, id)) = before {
+        let a = binds.len() + 1;
+        let b = binds.len() + 2;
+        sql.push_str(&format!(
+            " AND (c.last_item_at < ${a} OR (c.last_item_at = ${a} AND c.id < ${b}))"
+        ));
+        binds.push(ts.to_string());
+        binds.push(id.to_string());
+    }
+    sql.push_str(&format!(
+        " ORDER BY c.last_item_at DESC, c.id DESC LIMIT ${}",
+        binds.len() + 1
+    ));
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(b);
+    }
+    q = q.bind(limit);
+    q.fetch_all(c).await?.iter().map(conversation).collect()
+}
+
+/// Conversations whose first item falls in [from, to), oldest first (a re-run of routing).
+pub async fn first_item_between(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Conversation>> {
+    let rows = sqlx::query(&format!(
+        "{CONVERSATION} WHERE c.workspace_id = $1 AND c.first_item_at >= $2 AND c.first_item_at < $3 \
+         ORDER BY c.first_item_at, c.id"
+    ))
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(conversation).collect()
+}
+
+/// The ids of a conversation's items, oldest first.
+pub async fn item_ids(c: &mut AnyConnection, conversation_id: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT ci.item_id FROM conversation_items ci JOIN items i ON i.id = ci.item_id \
+         WHERE ci.conversation_id = $1 ORDER BY i.created_at, i.id",
+    )
+    .bind(conversation_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("item_id")?)).collect()
+}
+
+/// Per user, how many conversations of the workspace they hold: (all ever assigned within
+/// the team, open or pending ones). Round robin uses the first, least loaded the second.
+pub async fn assignee_loads(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    team_id: &str,
+) -> Result<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT assignee_id, COUNT(*) AS total, \
+         SUM(CASE WHEN status IN ('open', 'pending') THEN 1 ELSE 0 END) AS active \
+         FROM conversations WHERE workspace_id = $1 AND team_id = $2 AND assignee_id IS NOT NULL \
+         GROUP BY assignee_id",
+    )
+    .bind(workspace_id)
+    .bind(team_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("assignee_id")?,
+                r.try_get("total")?,
+                r.try_get::<Option<i64>, _>("active")?.unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- events
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConversationEvent {
+    pub id: String,
+    pub conversation_id: String,
+    pub at: String,
+    /// An e-mail address, `cli`, or `router` for automatic routing.
+    pub actor: String,
+    /// `created`, `routed`, `rerouted`, `assigned`, `status`.
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+pub async fn add_event(
+    c: &mut AnyConnection,
+    conversation_id: &str,
+    actor: &str,
+    kind: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO conversation_events (id, conversation_id, at, actor, kind, data) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(crate::new_id())
+    .bind(conversation_id)
+    .bind(crate::now())
+    .bind(actor)
+    .bind(kind)
+    .bind(data.to_string())
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn events(
+    c: &mut AnyConnection,
+    conversation_id: &str,
+) -> Result<Vec<ConversationEvent>> {
+    let rows = sqlx::query(
+        "SELECT id, conversation_id, at, actor, kind, data FROM conversation_events \
+         WHERE conversation_id = $1 ORDER BY at, id",
+    )
+    .bind(conversation_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let data: String = r.try_get("data")?;
+            Ok(ConversationEvent {
+                id: r.try_get("id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                kind: r.try_get("kind")?,
+                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- routing rules
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub position: i64,
+    pub name: String,
+    pub conditions: serde_json::Value,
+    pub actions: serde_json::Value,
+    pub continue_matching: bool,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn rule(r: &AnyRow) -> Result<RuleRow> {
+    let conditions: String = r.try_get("conditions")?;
+    let actions: String = r.try_get("actions")?;
+    Ok(RuleRow {
+        id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
+        position: r.try_get("position")?,
+        name: r.try_get("name")?,
+        conditions: serde_json::from_str(&conditions).unwrap_or_default(),
+        actions: serde_json::from_str(&actions).unwrap_or_default(),
+        continue_matching: r.try_get::<i64, _>("continue_matching")? != 0,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const RULE: &str =
+    "SELECT id, workspace_id, position, name, conditions, actions, continue_matching, enabled, \
+    created_at, updated_at FROM routing_rules";
+
+pub async fn insert_rule(c: &mut AnyConnection, r: &RuleRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO routing_rules (id, workspace_id, position, name, conditions, actions, continue_matching, \
+         enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&r.id)
+    .bind(&r.workspace_id)
+    .bind(r.position)
+    .bind(&r.name)
+    .bind(r.conditions.to_string())
+    .bind(r.actions.to_string())
+    .bind(i64::from(r.continue_matching))
+    .bind(i64::from(r.enabled))
+    .bind(&r.created_at)
+    .bind(&r.updated_at)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn update_rule(c: &mut AnyConnection, r: &RuleRow) -> Result<()> {
+    sqlx::query(
+        "UPDATE routing_rules SET position = $1, name = $2, conditions = $3, actions = $4, continue_matching = $5, \
+         enabled = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(r.position)
+    .bind(&r.name)
+    .bind(r.conditions.to_string())
+    .bind(r.actions.to_string())
+    .bind(i64::from(r.continue_matching))
+    .bind(i64::from(r.enabled))
+    .bind(&r.updated_at)
+    .bind(&r.id)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+pub async fn delete_rule(c: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM routing_rules WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_rule(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<RuleRow>> {
+    let row = sqlx::query(&format!("{RULE} WHERE workspace_id = $1 AND id = $2"))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(rule).transpose()
+}
+
+/// In evaluation order: by position, then creation.
+pub async fn list_rules(c: &mut AnyConnection, workspace_id: &str) -> Result<Vec<RuleRow>> {
+    let rows = sqlx::query(&format!(
+        "{RULE} WHERE workspace_id = $1 ORDER BY position, created_at, id"
+    ))
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(rule).collect()
+}
+
+// ---------------------------------------------------------------- cursor
+
+/// The router's position in `item_changes`, locked for the rest of the transaction on
+/// PostgreSQL (SQLite's write transaction already excludes other writers).
+pub async fn lock_cursor(c: &mut AnyConnection, name: &str) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO inbox_cursor (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    let sql = if c.backend_name() == "SQLite" {
+        "SELECT seq FROM inbox_cursor WHERE name = $1"
+    } else {
+        "SELECT seq FROM inbox_cursor WHERE name = $1 FOR UPDATE"
+    };
+    let row = sqlx::query(sql).bind(name).fetch_one(&mut *c).await?;
+    Ok(row.try_get("seq")?)
+}
+
+/// The router's position without locking it (0 before the first run).
+pub async fn cursor(c: &mut AnyConnection, name: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT seq FROM inbox_cursor WHERE name = $1")
+        .bind(name)
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.try_get("seq")).transpose()?.unwrap_or(0))
+}
+
+pub async fn set_cursor(c: &mut AnyConnection, name: &str, seq: i64) -> Result<()> {
+    sqlx::query("UPDATE inbox_cursor SET seq = $1 WHERE name = $2")
+        .bind(seq)
+        .bind(name)
+        .execute(c)
+        .await?;
+    Ok(())
+}
