@@ -302,6 +302,23 @@ api_test! {
         assert!(audit.text.contains("conversation.assign"), "{}", audit.text);
     };
 
+    the_customer_writing_again_reopens_a_closed_conversation => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let ws = acme.global.clone();
+        deliver(&app, &ws, vec![json!({"external_id": "r-1", "lang": "de",
+            "text": "Die App stürzt ständig ab, bitte helft mir"})]).await;
+        let conv = conversation_of(&app, &ws, "r-1").await;
+        let id = conv["id"].as_str().unwrap().to_string();
+        app.app.set_conversation_status(&Actor::Cli, &ws, &id, serde_json::from_value(json!({"status": "closed"})).unwrap()).await.unwrap();
+        deliver(&app, &ws, vec![json!({"external_id": "r-2", "kind": "reply", "root_id": "r-1", "parent_id": "r-1",
+            "created_at": "2026-11-21T11:00:00.000Z", "text": "Immer noch kaputt!"})]).await;
+        let again = conversation_of(&app, &ws, "r-2").await;
+        assert_eq!(again["id"], id.as_str());
+        assert_eq!(again["status"], "open", "{again}");
+        let kinds: Vec<&str> = again["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.last(), Some(&"reopened"), "{kinds:?}");
+    };
+
     rules_assign_round_robin_among_the_team => |app: TestApp| async move {
         let acme = app.org("acme").await;
         let ws = acme.global.clone();
