@@ -510,6 +510,40 @@ async fn thread_item(
 }
 
 impl App {
+    /// Snoozed conversations whose `snoozed_until` has passed are open again, with a timeline
+    /// entry saying so.
+    pub async fn wake_snoozed(&self) -> ServiceResult<usize> {
+        let now = switchboard_store::now();
+        let due = {
+            let mut c = self.store.read().await?;
+            store::due_snoozed(&mut c, &now).await?
+        };
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.write().await?;
+        let mut woken = 0;
+        for (id, ws) in &due {
+            // Re-checked under the write lock: someone may have closed it meanwhile.
+            if let Some(conv) = store::get(&mut tx, ws, id).await? {
+                if conv.status == "snoozed" {
+                    store::set_status(&mut tx, id, "open", None).await?;
+                    store::add_event(
+                        &mut tx,
+                        id,
+                        "router",
+                        "snooze_ended",
+                        &serde_json::json!({}),
+                    )
+                    .await?;
+                    woken += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(woken)
+    }
+
     /// Follows the store's change log from the router's own cursor: threads every new item
     /// into its conversation and routes the conversations this creates, a batch per write
     /// transaction (the cursor moves in the same transaction). Sequence gaps are handled as
@@ -517,6 +551,7 @@ impl App {
     pub async fn route_new_items(&self) -> ServiceResult<RouteReport> {
         let mut gaps = self.router.gaps.lock().await;
         let mut report = RouteReport::default();
+        self.wake_snoozed().await?;
         // Look before taking the write lock: most rounds find nothing to do.
         {
             let mut c = self.store.read().await?;

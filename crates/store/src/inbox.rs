@@ -610,3 +610,17 @@ pub async fn set_cursor(c: &mut AnyConnection, name: &str, seq: i64) -> Result<(
         .await?;
     Ok(())
 }
+
+/// Snoozed conversations whose time has come, as (id, workspace id): they are due again.
+pub async fn due_snoozed(c: &mut AnyConnection, now: &str) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, workspace_id FROM conversations WHERE status = 'snoozed' AND snoozed_until <= $1 \
+         ORDER BY snoozed_until LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("workspace_id")?)))
+        .collect()
+}

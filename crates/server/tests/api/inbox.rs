@@ -317,6 +317,12 @@ api_test! {
         assert_eq!(again["status"], "open", "{again}");
         let kinds: Vec<&str> = again["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds.last(), Some(&"reopened"), "{kinds:?}");
+        // A snooze that has run out opens the conversation again.
+        app.app.set_conversation_status(&Actor::Cli, &ws, &id, serde_json::from_value(json!({"status": "snoozed", "snoozed_until": "2026-01-01T00:00:00Z"})).unwrap()).await.unwrap();
+        assert_eq!(app.app.wake_snoozed().await.unwrap(), 1);
+        let woke = conversation_of(&app, &ws, "r-1").await;
+        assert_eq!(woke["status"], "open");
+        assert_eq!(woke["events"].as_array().unwrap().last().unwrap()["kind"], "snooze_ended");
     };
 
     rules_assign_round_robin_among_the_team => |app: TestApp| async move {
