@@ -68,7 +68,7 @@ impl IndexDoc {
             url: item.url.clone(),
             parent_id: item.parent_id.clone(),
             root_id: item.root_id.clone(),
-            metrics: item.metrics.clone(),
+            metrics: item.metrics,
             sentiment: switchboard_core::Sentiment {
                 label: e.sentiment.clone(),
                 score: e.sentiment_score,
