@@ -14,6 +14,9 @@ use std::sync::{Arc, Mutex};
 use switchboard_core::Role;
 use switchboard_service::webhook;
 
+/// What a local webhook receiver got.
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
 fn item_at(external_id: &str, text: &str, at: &str) -> switchboard_core::NewItem {
     let mut i = sample_item(external_id, text);
     i.created_at = at.to_string();
@@ -185,9 +188,9 @@ api_test! {
 
     a_complaint_surge_after_a_release_raises_one_signed_alert => |app: TestApp| async move {
         let org = app.org("acme").await;
-        let received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+        let received: Received = Arc::default();
         let router = Router::new()
-            .route("/hook", post(|State(s): State<Arc<Mutex<Vec<(HeaderMap, Bytes)>>>>, h: HeaderMap, b: Bytes| async move {
+            .route("/hook", post(|State(s): State<Received>, h: HeaderMap, b: Bytes| async move {
                 s.lock().unwrap().push((h, b));
                 "ok"
             }))
