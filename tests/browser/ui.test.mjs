@@ -3,7 +3,8 @@
 // Starts `switchboard demo` on a free loopback port with a fresh data dir,
 // then drives the server-rendered pages the way a person would: sign in as
 // the demo owner, create a workspace, a team and a member, put the member in
-// the team, check the audit log, and finally sign in as the new member.
+// the team, check the audit log, and finally sign in as the new member. A second
+// test searches on the Listening page and follows the demo's spike alert.
 //
 // Run with ./run.sh (or `node --test ui.test.mjs` after `npm ci`).
 // Environment:
@@ -318,4 +319,80 @@ async function ownerAndMemberFlow(page) {
     `#ws-switch does not offer Acme FR to Camille: ${JSON.stringify(switcher)}`);
   assert.match(await page.locator('header').innerText(), /camille@acme\.example/);
   await shot(page, 'member-login.png');
+}
+
+test('listening: search with highlighted mentions, charts and the demo spike alert', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const page = await newPage();
+  try {
+    await listeningFlow(page);
+  } catch (e) {
+    await shot(page, 'failure.png').catch(() => {});
+    throw e;
+  } finally {
+    await page.context().close().catch(() => {});
+    for (const n of notes) t.diagnostic(n);
+  }
+  assert.deepEqual(problems, [], `CSP violations or page errors:\n${problems.join('\n')}`);
+});
+
+/** Picks a workspace in the header's switcher by its name. */
+async function switchWorkspace(page, name) {
+  const value = await page.locator('#ws-switch option').evaluateAll((opts, n) => {
+    const o = opts.find((x) => x.textContent.replace(/^[\s—↳-]+/, '').trim() === n);
+    return o ? o.value : null;
+  }, name);
+  assert.ok(value, `#ws-switch does not offer ${name}`);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('#ws-switch').selectOption(value)]);
+}
+
+async function listeningFlow(page) {
+  // 1. Sign in as the demo owner and open Listening from the module nav.
+  await signIn(page, 'owner@acme.example', ownerPassword);
+  await submitAndWait(page, page.locator('nav.modules').getByRole('link', { name: 'Listening' }));
+  await expectPath(page, /^\/w\/[^/]+\/listening$/, 'Listening from the nav');
+  const topics = await page.locator('#topic-list').innerText();
+  assert.match(topics, /Acme App/, `#topic-list does not list the demo topics:\n${topics}`);
+
+  // 2. Type a query: matching mentions come back with the words marked, and a chart.
+  await page.locator('#lq').fill('app lang:de');
+  await submitAndWait(page, page.getByRole('button', { name: 'Search', exact: true }));
+  await expectPath(page, /^\/w\/[^/]+\/listening$/, 'after searching');
+  assert.equal(new URL(page.url()).searchParams.get('q'), 'app lang:de');
+  const marks = page.locator('#results .hit-text mark');
+  assert.ok(await marks.count() > 0, `no highlighted mentions:\n${(await page.locator('main').innerText()).slice(0, 1500)}`);
+  assert.match((await marks.first().innerText()).toLowerCase(), /^app$/);
+  const chart = page.locator('svg.volume-chart');
+  await chart.waitFor();
+  assert.ok(await chart.locator('g.bar rect.seg-neg').count() > 0, 'the volume chart has no negative segments');
+  assert.ok(await chart.locator('g.annotation').count() > 0, 'the release annotation is not on the chart');
+  const box = await chart.boundingBox();
+  assert.ok(box && box.width > 500 && box.height > 100, `the chart is too small: ${JSON.stringify(box)}`);
+  await shot(page, 'listening.png');
+  await submitAndWait(page, page.locator('#results .hit-links').getByRole('link', { name: 'Open conversation' }).first());
+  await expectPath(page, /^\/w\/[^/]+\/items\/[^/]+$/, 'Open conversation');
+  assert.match(await page.locator('#item').innerText(), /app/i);
+  await page.goBack();
+
+  // 3. A syntax error is explained under the query box.
+  await page.locator('#lq').fill('app OR');
+  await submitAndWait(page, page.getByRole('button', { name: 'Search', exact: true }));
+  assert.match(await page.locator('#query-error').innerText(), /column 7: /);
+
+  // 4. Acme DE: the spike after the release becomes an alert (the scanner runs at start-up).
+  await switchWorkspace(page, 'Acme DE');
+  await page.goto(`${new URL(page.url()).pathname}/listening`);
+  const alert = page.locator('#alerts .alert-list li').first();
+  const deadline = Date.now() + 45_000;
+  while (!(await alert.isVisible()) && Date.now() < deadline) {
+    await sleep(1_000);
+    await page.reload();
+  }
+  assert.ok(await alert.isVisible(), `no alert in Acme DE:\n${await page.locator('#alerts').innerText()}`);
+  assert.match(await alert.innerText(), /App 4\.2 release/, 'the alert does not name the release');
+  await submitAndWait(page, alert.getByRole('link', { name: 'Show' }));
+  assert.ok(await page.locator('svg.volume-chart rect.spike').count() > 0, 'the spike window is not shaded');
+  await shot(page, 'listening-spike.png');
+  await submitAndWait(page, page.locator('#alerts').getByRole('button', { name: 'Acknowledge' }).first());
+  assert.match(await flashText(page), /acknowledged/i);
+  assert.match(await page.locator('#alerts').innerText(), /Acknowledged by owner@acme\.example/);
 }

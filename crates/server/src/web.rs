@@ -22,16 +22,12 @@ use switchboard_service::ops::{
 };
 use switchboard_service::{Actor, AuthUser, Credential, ServiceError};
 
+mod listening;
+
 const FLASH_COOKIE: &str = "sb_flash";
 const LOGIN_CSRF_COOKIE: &str = "sb_login_csrf";
-const MODULES: &[&str] = &[
-    "Listening",
-    "Inbox",
-    "Publishing",
-    "Advocacy",
-    "Attribution",
-    "Reports",
-];
+/// Modules still to come; Listening (the first real one) is linked on its own.
+const MODULES: &[&str] = &["Inbox", "Publishing", "Advocacy", "Attribution", "Reports"];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -59,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{org}/audit", get(org_audit_page))
         .route("/settings/tokens", get(tokens_page).post(token_create))
         .route("/settings/tokens/{id}/revoke", post(token_revoke))
+        .merge(listening::routes())
         .route(
             "/static/app.css",
             get(|| async { static_file("text/css", include_str!("../static/app.css")) }),
@@ -271,6 +268,11 @@ impl Ctx {
                         nav.modules aria-label="Modules" {
                             @if let Some(w) = &self.current {
                                 a.active[active == "workspace"] href={"/w/" (w.workspace.id)} { "Workspace" }
+                                @if self.can(Permission::ListeningRead) {
+                                    a.active[active == "listening"] href={"/w/" (w.workspace.id) "/listening"} { "Listening" }
+                                }
+                            } @else {
+                                span.soon title="Choose a workspace first" { "Listening" }
                             }
                             @for m in MODULES {
                                 span.soon title="Coming in a later release" { (m) small { "soon" } }

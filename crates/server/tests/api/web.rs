@@ -117,3 +117,190 @@ api_test! {
         }
     };
 }
+
+/// A signed-in browser: the session cookie, its CSRF token, and the flash cookie a
+/// redirect left (sent along with the next page, as a browser would).
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    async fn sign_in(app: &'a TestApp, email: &str) -> Browser<'a> {
+        let Auth::Session { cookie, csrf } = app.login(email, PASSWORD).await else {
+            unreachable!()
+        };
+        Browser { app, cookie, csrf }
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.get_with(path, "").await
+    }
+
+    async fn get_with(&self, path: &str, extra_cookie: &str) -> Resp {
+        let mut c = format!("sb_session={}", self.cookie);
+        if !extra_cookie.is_empty() {
+            c = format!("{c}; {extra_cookie}");
+        }
+        self.app
+            .send(self.app.client.get(self.app.url(path)).header("cookie", c))
+            .await
+    }
+
+    /// Posts a form with the session's CSRF token; returns the redirect and the page it
+    /// leads to (with its flash message).
+    async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (Resp, Resp) {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &self.csrf));
+        let body = serde_urlencoded::to_string(all).unwrap();
+        let r = self
+            .app
+            .send(
+                self.app
+                    .client
+                    .post(self.app.url(path))
+                    .header("cookie", format!("sb_session={}", self.cookie))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(r.status, 303, "{path}: {}", r.text);
+        let to = r.headers["location"].to_str().unwrap().to_string();
+        let flash = cookie_value(&r.headers, "sb_flash")
+            .map(|v| format!("sb_flash={v}"))
+            .unwrap_or_default();
+        let page = self.get_with(&to, &flash).await;
+        (r, page)
+    }
+}
+
+api_test! {
+    listening_page_shows_topics_mentions_charts_and_alerts => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let viewer = Browser::sign_in(&app, "viewer@acme.example").await;
+        let base = format!("/w/{}/listening", acme.global);
+        // The fixture's item is from 2026-11-20; ask for its month so the test does not age.
+        let period = "from=2026-11-01&to=2026-11-30";
+
+        let r = viewer.get(&format!("/w/{}", acme.global)).await;
+        assert!(r.text.contains(&format!("href=\"{base}\"")), "Listening is linked in the nav");
+
+        let r = viewer.get(&format!("{base}?{period}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains(&format!("?topic={}", acme.topic)) && r.text.contains(">App</a>"), "topic listed");
+        assert!(r.text.contains("Die App stürzt seit dem Update ständig ab"), "the item is listed");
+        assert!(r.text.contains(&format!("href=\"/w/{}/items/{}\"", acme.global, acme.item)), "item link");
+        assert!(r.text.contains("<svg") && r.text.contains("class=\"chart volume-chart\""), "volume chart");
+        assert!(r.text.contains("<title>2026-11-20: 1 item ("), "a titled bar for the item's day");
+        assert!(r.text.contains("App 4.2 release") && r.text.contains("class=\"ann\""), "annotation on the chart");
+        assert!(r.text.contains("App: volume +900% vs baseline"), "alert listed");
+        assert!(r.text.contains("id=\"share-of-voice\""), "share of voice");
+        assert!(r.text.contains("kim@example.social"), "top author");
+        // A viewer may read but not manage: no topic form, no acknowledge button.
+        assert!(!r.text.contains("Add topic") && !r.text.contains(">Acknowledge<"));
+
+        // The topic: its spike window is shaded on its chart.
+        let r = viewer.get(&format!("{base}?topic={}&{period}", acme.topic)).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("class=\"spike\""), "spike window shaded");
+        assert!(r.text.contains("value=\"app\""), "the query box shows the topic's query");
+
+        // Search terms are marked; the rest of the text is escaped.
+        let q = serde_urlencoded::to_string([("q", "stürzt")]).unwrap();
+        let r = viewer.get(&format!("{base}?{q}&{period}")).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("<mark>stürzt</mark>"), "{}", r.text);
+        let r = viewer.get(&format!("{base}?q=globex&{period}")).await;
+        assert!(!r.text.contains("Die App stürzt"), "non-matching items are not listed");
+
+        // A syntax error: 400, "column N: message" under the box with a caret.
+        let r = viewer.get(&format!("{base}?q=app+OR")).await;
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert!(r.text.contains("column 7: "), "{}", r.text);
+        assert!(r.text.contains("class=\"caret\"") && r.text.contains("^"));
+        let r = viewer.get(&format!("{base}?q=%22open")).await;
+        assert_eq!(r.status, 400);
+        assert!(r.text.contains("column 1: unclosed quote"));
+        // Other mistakes in the parameters are shown the same way.
+        let r = viewer.get(&format!("{base}?tz=Mars%2FOlympus")).await;
+        assert_eq!(r.status, 422);
+        assert!(r.text.contains("unknown time zone"));
+        // A valid zone is remembered.
+        let r = viewer.get(&format!("{base}?tz=Asia%2FSeoul&{period}")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(cookie_value(&r.headers, "tz").as_deref(), Some("Asia/Seoul"));
+
+        // The item's page, with its raw JSON.
+        let r = viewer.get(&format!("/w/{}/items/{}", acme.global, acme.item)).await;
+        assert_eq!(r.status, 200);
+        assert!(r.text.contains("Die App stürzt") && r.text.contains(&format!("/api/v1/workspaces/{}/items/{}", acme.global, acme.item)));
+        let r = viewer.get(&format!("/w/{}/items/nope", acme.global)).await;
+        assert_eq!(r.status, 404);
+
+        // A parent hears its children: their mentions link to the item in its own workspace.
+        let write = app.app.prepare(sample_item("child-1", "Die App im Kinder-Workspace"));
+        app.app.store_items(&acme.child, vec![write]).await.unwrap();
+        let child_item = app.app.list_items(&switchboard_service::Actor::Cli, &acme.child, None, 1).await.unwrap().items.remove(0);
+        let r = viewer.get(&format!("{base}?q=Kinder&{period}")).await;
+        let link = format!("/w/{}/items/{}", acme.child, child_item.id);
+        assert!(r.text.contains(&format!("href=\"{link}\"")), "{}", r.text);
+        assert_eq!(viewer.get(&link).await.status, 200);
+    };
+
+    listening_forms_follow_the_roles => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let base = format!("/w/{}/listening", acme.global);
+        let topics_api = format!("/api/v1/workspaces/{}/topics", acme.global);
+        let back = format!("{base}?q=app");
+
+        // A viewer's topic is refused, with the reason as a flash message.
+        let viewer = Browser::sign_in(&app, "viewer@acme.example").await;
+        let (r, page) = viewer.submit(&format!("/w/{}/topics", acme.global),
+            &[("name", "Sneaky"), ("kind", "brand"), ("query", "sneaky"), ("back", &back)]).await;
+        assert_eq!(r.headers["location"], back.as_str());
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("class=\"flash error\"") && page.text.contains("does not allow"), "{}", page.text);
+        let topics = app.get(&topics_api, &acme.token(Role::Owner)).await;
+        assert!(!topics.text.contains("Sneaky"));
+        // Nor can a viewer acknowledge an alert.
+        let (_, page) = viewer.submit(&format!("/w/{}/spikes/{}/ack", acme.global, acme.spike), &[]).await;
+        assert!(page.text.contains("does not allow"));
+
+        // An analyst manages listening.
+        let analyst = Browser::sign_in(&app, "analyst@acme.example").await;
+        let r = analyst.get(&base).await;
+        assert!(r.text.contains("Add topic") && r.text.contains(">Acknowledge<"));
+        // A topic whose query does not parse is refused with the column.
+        let (_, page) = analyst.submit(&format!("/w/{}/topics", acme.global),
+            &[("name", "Broken"), ("kind", "brand"), ("query", "globex OR")]).await;
+        assert!(page.text.contains("column 10"), "{}", page.text);
+        let (r, page) = analyst.submit(&format!("/w/{}/topics", acme.global),
+            &[("name", "Globex"), ("kind", "competitor"), ("query", "globex OR \"globex corp\"")]).await;
+        assert!(r.headers["location"].to_str().unwrap().starts_with(&format!("{base}?topic=")));
+        assert!(page.text.contains("Topic Globex added."));
+        let topics = app.get(&topics_api, &acme.token(Role::Owner)).await;
+        let globex = topics.body["topics"].as_array().unwrap().iter().find(|t| t["name"] == "Globex").expect("created");
+        assert_eq!(globex["kind"], "competitor");
+        assert_eq!(globex["query"], "globex OR \"globex corp\"");
+
+        // An annotation: the datetime-local value is read in the given zone.
+        analyst.submit(&format!("/w/{}/annotations", acme.global),
+            &[("title", "Spring sale"), ("kind", "campaign"), ("at", "2026-11-21T09:30"), ("tz", "Europe/Berlin"), ("back", &back)]).await;
+        let anns = app.get(&format!("/api/v1/workspaces/{}/annotations", acme.global), &acme.token(Role::Owner)).await;
+        let sale = anns.body["annotations"].as_array().unwrap().iter().find(|a| a["title"] == "Spring sale").expect("created");
+        assert!(sale["at"].as_str().unwrap().starts_with("2026-11-21T08:30:00"), "{sale}");
+
+        // Acknowledging the alert records who did.
+        let (r, page) = analyst.submit(&format!("/w/{}/spikes/{}/ack", acme.global, acme.spike), &[("back", &back)]).await;
+        assert_eq!(r.headers["location"], back.as_str());
+        assert!(page.text.contains("Acknowledged by analyst@acme.example"), "{}", page.text);
+
+        // Deleting the topic.
+        let gid = globex["id"].as_str().unwrap().to_string();
+        let (_, page) = analyst.submit(&format!("/w/{}/topics/{gid}/delete", acme.global), &[]).await;
+        assert!(page.text.contains("Topic deleted."));
+        let topics = app.get(&topics_api, &acme.token(Role::Owner)).await;
+        assert!(!topics.text.contains("Globex"));
+    };
+}
