@@ -165,6 +165,17 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         items: u64,
     },
+    /// Build the listening search index two ways and time a query suite: ours vs raw tantivy.
+    Listen {
+        #[arg(long, default_value_t = 1_000_000)]
+        items: u64,
+        /// Timed runs of each query (after one warm-up).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Where to build the indexes (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -573,6 +584,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let app = open(&cli.global, &dir).await?;
             bench::ingest(&app, items, &dir).await
+        }
+        Command::Bench(BenchCmd::Listen { items, runs, dir }) => {
+            crate::bench_listen::listen(items, runs, dir.as_deref())
         }
         Command::Member(MemberCmd::Add {
             workspace,

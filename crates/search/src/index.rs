@@ -88,6 +88,8 @@ pub fn sort_key(ts: i64, id: &str) -> u64 {
     ((ts.max(0) as u64) << 24) | (h & 0xFF_FFFF)
 }
 
+type Clauses = Vec<(Occur, Box<dyn TQuery>)>;
+
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
@@ -319,11 +321,33 @@ impl SearchIndex {
                     .collect(),
             ))
         };
-        let inner = self.to_tantivy(q)?;
-        Ok(Box::new(BooleanQuery::new(vec![
-            (Occur::Must, scope),
-            (Occur::Must, inner),
-        ])))
+        // One flat conjunction: the scope next to the query's own clauses rather than around
+        // a nested query, so tantivy intersects them all at once (a nested AND/NOT was up to
+        // 1.3x slower than the flat form).
+        let mut clauses = vec![(Occur::Must, scope)];
+        match q {
+            Query::All => {}
+            Query::And(parts) => clauses.extend(self.and_clauses(parts)?.0),
+            Query::Not(inner) => clauses.push((Occur::MustNot, self.to_tantivy(inner)?)),
+            other => clauses.push((Occur::Must, self.to_tantivy(other)?)),
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// The clauses of an AND, and whether any of them is positive (not a NOT).
+    fn and_clauses(&self, parts: &[Query]) -> Result<(Clauses, bool)> {
+        let mut clauses = Vec::new();
+        let mut positive = false;
+        for p in parts {
+            match p {
+                Query::Not(inner) => clauses.push((Occur::MustNot, self.to_tantivy(inner)?)),
+                other => {
+                    positive = true;
+                    clauses.push((Occur::Must, self.to_tantivy(other)?))
+                }
+            }
+        }
+        Ok((clauses, positive))
     }
 
     fn term(&self, field: Field, v: &str) -> TermQuery {
@@ -366,19 +390,7 @@ impl SearchIndex {
                 Box::new(RangeQuery::new(lo, hi))
             }
             Query::And(parts) => {
-                let mut clauses = Vec::new();
-                let mut positive = false;
-                for p in parts {
-                    match p {
-                        Query::Not(inner) => {
-                            clauses.push((Occur::MustNot, self.to_tantivy(inner)?))
-                        }
-                        other => {
-                            positive = true;
-                            clauses.push((Occur::Must, self.to_tantivy(other)?))
-                        }
-                    }
-                }
+                let (mut clauses, positive) = self.and_clauses(parts)?;
                 if !positive {
                     clauses.push((Occur::Must, Box::new(AllQuery)));
                 }
@@ -562,13 +574,111 @@ struct SegmentStats {
     req: StatsRequest,
     ts: Option<Column<i64>>,
     split: Option<StrColumn>,
-    /// (bucket, split ord) -> count.
-    hist: HashMap<(i64, u64), u64>,
-    breakdowns: Vec<(&'static str, StrColumn, Vec<u64>)>,
+    /// `split` has at most one value per document, so a block's values are read at once.
+    split_single: bool,
+    hist: Histogram,
+    /// (field, column, count per term ord, single-valued).
+    breakdowns: Vec<(&'static str, StrColumn, Vec<u64>, bool)>,
     author: Option<(StrColumn, Column<i64>)>,
-    /// author ord -> (items, max followers)
-    authors: HashMap<u64, (u64, i64)>,
+    /// Per author ord: items, and the most followers seen (dense: ords are 0..num_terms).
+    author_items: Vec<u64>,
+    author_followers: Vec<i64>,
     total: u64,
+    // Scratch space for reading a block of fast-field values.
+    ts_buf: Vec<Option<i64>>,
+    ord_buf: Vec<Option<u64>>,
+    num_buf: Vec<Option<i64>>,
+}
+
+/// Most (bucket x split value) cells counted in a flat table per segment; a wider range (a
+/// fine granularity over years) goes to the hash map.
+const DENSE_HISTOGRAM_CELLS: i64 = 1 << 20;
+
+/// Histogram counts of one segment: a flat table over the segment's time range (from the
+/// `ts` column's min and max) and split values, with a hash map for anything outside it.
+struct Histogram {
+    /// Bucket width in seconds.
+    g: i64,
+    /// `ts.div_euclid(g)` of the table's first row.
+    first: i64,
+    rows: i64,
+    /// Split term ords, plus one last slot for "no split value".
+    width: usize,
+    dense: Vec<u64>,
+    /// (bucket start, split ord or u64::MAX) -> count.
+    sparse: HashMap<(i64, u64), u64>,
+}
+
+impl Histogram {
+    fn new(g: i64, ts: Option<&Column<i64>>, split_terms: usize) -> Histogram {
+        let width = split_terms + 1;
+        let (mut first, mut rows) = (0, 0);
+        if let (Some(ts), true) = (ts, g > 0) {
+            let lo = ts.min_value().div_euclid(g);
+            let hi = ts.max_value().div_euclid(g);
+            let n = (hi as i128 - lo as i128 + 1).max(0);
+            if n * (width as i128) <= DENSE_HISTOGRAM_CELLS as i128 {
+                first = lo;
+                rows = n as i64;
+            }
+        }
+        Histogram {
+            g,
+            first,
+            rows,
+            width,
+            dense: vec![0; rows as usize * width],
+            sparse: HashMap::new(),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, t: i64, ord: Option<u64>) {
+        let b = t.div_euclid(self.g);
+        let row = b.wrapping_sub(self.first);
+        let slot = match ord {
+            Some(o) if (o as usize) < self.width - 1 => Some(o as usize),
+            Some(_) => None,
+            None => Some(self.width - 1),
+        };
+        match slot {
+            Some(slot) if (0..self.rows).contains(&row) => {
+                self.dense[row as usize * self.width + slot] += 1;
+            }
+            _ => {
+                *self
+                    .sparse
+                    .entry((b * self.g, ord.unwrap_or(u64::MAX)))
+                    .or_default() += 1
+            }
+        }
+    }
+
+    /// (bucket start, split ord or u64::MAX, count) of every non-empty cell.
+    fn cells(self) -> impl Iterator<Item = (i64, u64, u64)> {
+        let (g, first, width) = (self.g, self.first, self.width);
+        self.dense
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(move |(i, n)| {
+                let slot = i % width;
+                let ord = if slot == width - 1 {
+                    u64::MAX
+                } else {
+                    slot as u64
+                };
+                ((first + (i / width) as i64) * g, ord, n)
+            })
+            .chain(self.sparse.into_iter().map(|((b, o), n)| (b, o, n)))
+    }
+}
+
+fn single_valued(col: &StrColumn) -> bool {
+    !matches!(
+        col.ords().get_cardinality(),
+        tantivy::columnar::Cardinality::Multivalued
+    )
 }
 
 fn ord_str(col: &StrColumn, ord: u64) -> String {
@@ -600,7 +710,8 @@ impl Collector for StatsCollector {
         for name in &self.req.breakdowns {
             if let Some(col) = ff.str(name)? {
                 let n = col.num_terms();
-                breakdowns.push((*name, col, vec![0u64; n]));
+                let single = single_valued(&col);
+                breakdowns.push((*name, col, vec![0u64; n], single));
             }
         }
         let author = if self.req.authors > 0 {
@@ -613,20 +724,53 @@ impl Collector for StatsCollector {
             Some((_, Err(e))) => return Err(e),
             None => None,
         };
+        let authors = author.as_ref().map_or(0, |(c, _)| c.num_terms());
         Ok(SegmentStats {
             req: self.req.clone(),
+            hist: Histogram::new(
+                self.req.granularity,
+                ts.as_ref(),
+                split.as_ref().map_or(0, |c| c.num_terms()),
+            ),
+            split_single: split.as_ref().is_some_and(single_valued),
             ts,
             split,
-            hist: HashMap::new(),
             breakdowns,
             author,
-            authors: HashMap::new(),
+            author_items: vec![0; authors],
+            author_followers: vec![0; authors],
             total: 0,
+            ts_buf: Vec::new(),
+            ord_buf: Vec::new(),
+            num_buf: Vec::new(),
         })
     }
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    /// Feeds the matches to [`SegmentStats::collect_block`] a block at a time, also when the
+    /// segment has deleted documents (tantivy's default then goes one document at a time).
+    fn collect_segment(
+        &self,
+        weight: &dyn tantivy::query::Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Stats> {
+        let mut child = self.for_segment(segment_ord, reader)?;
+        match reader.alive_bitset() {
+            None => weight.for_each_no_score(reader, &mut |docs| child.collect_block(docs))?,
+            Some(alive) => {
+                let mut live = Vec::with_capacity(tantivy::COLLECT_BLOCK_BUFFER_LEN);
+                weight.for_each_no_score(reader, &mut |docs| {
+                    live.clear();
+                    live.extend(docs.iter().copied().filter(|d| alive.is_alive(*d)));
+                    child.collect_block(&live);
+                })?;
+            }
+        }
+        Ok(child.harvest())
     }
 
     fn merge_fruits(&self, fruits: Vec<Stats>) -> tantivy::Result<Stats> {
@@ -679,38 +823,82 @@ impl SegmentCollector for SegmentStats {
     type Fruit = Stats;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
+        self.collect_block(&[doc]);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let n = docs.len();
+        self.total += n as u64;
         if let Some(ts) = &self.ts {
-            let g = self.req.granularity;
-            let t = ts.first(doc).unwrap_or(0);
-            let bucket = t.div_euclid(g) * g;
+            self.ts_buf.clear();
+            self.ts_buf.resize(n, None);
+            ts.first_vals(docs, &mut self.ts_buf);
+            let hist = &mut self.hist;
             match &self.split {
-                Some(col) => {
-                    let mut any = false;
-                    for ord in col.term_ords(doc) {
-                        any = true;
-                        *self.hist.entry((bucket, ord)).or_default() += 1;
-                    }
-                    if !any {
-                        *self.hist.entry((bucket, u64::MAX)).or_default() += 1;
+                Some(col) if self.split_single => {
+                    self.ord_buf.clear();
+                    self.ord_buf.resize(n, None);
+                    col.ords().first_vals(docs, &mut self.ord_buf);
+                    for (t, ord) in self.ts_buf.iter().zip(&self.ord_buf) {
+                        hist.add(t.unwrap_or(0), *ord);
                     }
                 }
-                None => *self.hist.entry((bucket, u64::MAX)).or_default() += 1,
+                Some(col) => {
+                    for (t, &doc) in self.ts_buf.iter().zip(docs) {
+                        let t = t.unwrap_or(0);
+                        let mut any = false;
+                        for ord in col.term_ords(doc) {
+                            any = true;
+                            hist.add(t, Some(ord));
+                        }
+                        if !any {
+                            hist.add(t, None);
+                        }
+                    }
+                }
+                None => {
+                    for t in &self.ts_buf {
+                        hist.add(t.unwrap_or(0), None);
+                    }
+                }
             }
         }
-        for (_, col, counts) in &mut self.breakdowns {
-            for ord in col.term_ords(doc) {
-                if let Some(c) = counts.get_mut(ord as usize) {
-                    *c += 1;
+        for (_, col, counts, single) in &mut self.breakdowns {
+            if *single {
+                self.ord_buf.clear();
+                self.ord_buf.resize(n, None);
+                col.ords().first_vals(docs, &mut self.ord_buf);
+                for ord in self.ord_buf.iter().flatten() {
+                    if let Some(c) = counts.get_mut(*ord as usize) {
+                        *c += 1;
+                    }
+                }
+            } else {
+                for &doc in docs {
+                    for ord in col.term_ords(doc) {
+                        if let Some(c) = counts.get_mut(ord as usize) {
+                            *c += 1;
+                        }
+                    }
                 }
             }
         }
         if let Some((col, followers)) = &self.author {
-            if let Some(ord) = col.term_ords(doc).next() {
-                let f = followers.first(doc).unwrap_or(0);
-                let e = self.authors.entry(ord).or_insert((0, 0));
-                e.0 += 1;
-                e.1 = e.1.max(f);
+            self.ord_buf.clear();
+            self.ord_buf.resize(n, None);
+            col.ords().first_vals(docs, &mut self.ord_buf);
+            self.num_buf.clear();
+            self.num_buf.resize(n, None);
+            followers.first_vals(docs, &mut self.num_buf);
+            for (ord, f) in self.ord_buf.iter().zip(&self.num_buf) {
+                if let Some(ord) = *ord {
+                    let o = ord as usize;
+                    if o < self.author_items.len() {
+                        self.author_items[o] += 1;
+                        let m = &mut self.author_followers[o];
+                        *m = (*m).max(f.unwrap_or(0));
+                    }
+                }
             }
         }
     }
@@ -721,7 +909,7 @@ impl SegmentCollector for SegmentStats {
             ..Stats::default()
         };
         let mut names: HashMap<u64, String> = HashMap::new();
-        for ((bucket, ord), n) in self.hist {
+        for (bucket, ord, n) in self.hist.cells() {
             let key = if ord == u64::MAX {
                 String::new()
             } else {
@@ -741,7 +929,7 @@ impl SegmentCollector for SegmentStats {
                 .entry(key)
                 .or_default() += n;
         }
-        for (name, col, counts) in self.breakdowns {
+        for (name, col, counts, _) in self.breakdowns {
             let vals = counts
                 .iter()
                 .enumerate()
@@ -752,18 +940,176 @@ impl SegmentCollector for SegmentStats {
         }
         if let Some((col, _)) = &self.author {
             // Keep only the strongest candidates per segment; the merge re-ranks.
-            let mut v: Vec<(u64, (u64, i64))> = self.authors.into_iter().collect();
-            v.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(b.1 .0.cmp(&a.1 .0)));
-            v.truncate(self.req.authors.saturating_mul(20).max(200));
+            let mut v: Vec<(usize, u64, i64)> = self
+                .author_items
+                .iter()
+                .zip(&self.author_followers)
+                .enumerate()
+                .filter(|(_, (items, _))| **items > 0)
+                .map(|(ord, (items, followers))| (ord, *items, *followers))
+                .collect();
+            let strongest = |a: &(usize, u64, i64), b: &(usize, u64, i64)| {
+                b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0))
+            };
+            let keep = self.req.authors.saturating_mul(20).max(200);
+            if v.len() > keep {
+                v.select_nth_unstable_by(keep - 1, strongest);
+                v.truncate(keep);
+            }
+            v.sort_unstable_by(strongest);
             out.authors = v
                 .into_iter()
-                .map(|(ord, (items, followers))| AuthorStat {
-                    handle: ord_str(col, ord),
+                .map(|(ord, items, followers)| AuthorStat {
+                    handle: ord_str(col, ord as u64),
                     followers,
                     items,
                 })
                 .collect();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Random documents in two workspaces, in two segments, some replaced (deleted docs).
+    fn docs() -> Vec<IndexDoc> {
+        let mut x: u64 = 7;
+        let mut next = move |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        (0..3000)
+            .map(|i| {
+                let author = next(50);
+                let intents: Vec<String> = ["complaint", "refund", "question"]
+                    .iter()
+                    .filter(|_| next(3) == 0)
+                    .map(|s| s.to_string())
+                    .collect();
+                IndexDoc {
+                    id: format!("d{i}"),
+                    workspace_id: if next(4) == 0 { "b" } else { "a" }.into(),
+                    network: "mastodon".into(),
+                    kind: "post".into(),
+                    lang: ["en", "de", "ko"][next(3) as usize].into(),
+                    sentiment: ["positive", "negative", "neutral", "mixed"][next(4) as usize]
+                        .into(),
+                    text: "word".into(),
+                    author: format!("user{author}"),
+                    followers: (author as i64 * 7919) % 1000,
+                    intents,
+                    ts: 1_700_000_000 + next(400 * 86_400) as i64,
+                    ..IndexDoc::default()
+                }
+            })
+            .collect()
+    }
+
+    fn expected(docs: &[IndexDoc], req: &StatsRequest) -> Stats {
+        let mut out = Stats::default();
+        let mut breakdowns: BTreeMap<&str, HashMap<String, u64>> = BTreeMap::new();
+        let mut authors: HashMap<String, (u64, i64)> = HashMap::new();
+        for d in docs.iter().filter(|d| d.workspace_id == "a") {
+            out.total += 1;
+            let values = |field: &str| -> Vec<String> {
+                match field {
+                    "sentiment" => vec![d.sentiment.clone()],
+                    "lang" => vec![d.lang.clone()],
+                    "intents" => d.intents.clone(),
+                    _ => unreachable!(),
+                }
+            };
+            if req.granularity > 0 {
+                let b = d.ts.div_euclid(req.granularity) * req.granularity;
+                let mut keys = req.split.map(values).unwrap_or_default();
+                if keys.is_empty() {
+                    keys.push(String::new());
+                }
+                for k in keys {
+                    *out.histogram.entry(b).or_default().entry(k).or_default() += 1;
+                }
+            }
+            for name in &req.breakdowns {
+                for v in values(name) {
+                    *breakdowns.entry(name).or_default().entry(v).or_default() += 1;
+                }
+            }
+            let e = authors.entry(d.author.clone()).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(d.followers);
+        }
+        for (name, m) in breakdowns {
+            let mut v: Vec<(String, u64)> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            out.breakdowns.insert(name.to_string(), v);
+        }
+        if req.authors > 0 {
+            let mut a: Vec<AuthorStat> = authors
+                .into_iter()
+                .map(|(handle, (items, followers))| AuthorStat {
+                    handle,
+                    followers,
+                    items,
+                })
+                .collect();
+            a.sort_by(|x, y| {
+                y.followers
+                    .cmp(&x.followers)
+                    .then(y.items.cmp(&x.items))
+                    .then_with(|| x.handle.cmp(&y.handle))
+            });
+            a.truncate(req.authors);
+            out.authors = a;
+        }
+        out
+    }
+
+    #[test]
+    fn stats_match_a_plain_count_across_segments_deletes_and_table_shapes() {
+        let index = SearchIndex::in_memory().unwrap();
+        assert!(index.try_writer(20_000_000).unwrap());
+        let mut all = docs();
+        index.add_new(&all[..1500]).unwrap();
+        index.commit(&Watermark::default()).unwrap();
+        index.add_new(&all[1500..]).unwrap();
+        index.commit(&Watermark::default()).unwrap();
+        // Replace some documents: the old versions stay in their segment, deleted.
+        for d in all.iter_mut().step_by(7) {
+            d.sentiment = "negative".into();
+            d.ts += 3 * 86_400;
+        }
+        let changed: Vec<IndexDoc> = all.iter().step_by(7).cloned().collect();
+        index.upsert(&changed).unwrap();
+        index.commit(&Watermark::default()).unwrap();
+        let ws = ["a".to_string()];
+        let requests = [
+            StatsRequest {
+                granularity: 86_400,
+                split: Some("sentiment"),
+                breakdowns: vec!["lang", "intents"],
+                authors: 5,
+            },
+            // One-second buckets over 400 days: too wide for the table, all in the map.
+            StatsRequest {
+                granularity: 1,
+                ..StatsRequest::default()
+            },
+            // A multi-valued split, with documents that have no value.
+            StatsRequest {
+                granularity: 3600,
+                split: Some("intents"),
+                ..StatsRequest::default()
+            },
+        ];
+        for req in &requests {
+            let got = index.stats(&ws, &Query::All, req).unwrap();
+            assert_eq!(got, expected(&all, req), "{req:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::matcher::near;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::query::{EnableScoring, Explanation, Query, Scorer, Weight};
 use tantivy::schema::{Field, IndexRecordOption, Term};
-use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
+use tantivy::{DocId, DocSet, Score, SeekDangerResult, SegmentReader, TERMINATED};
 
 #[derive(Clone, Debug)]
 pub struct NearQuery {
@@ -77,6 +77,8 @@ impl Weight for NearQuery {
             q: self.clone(),
             postings,
             positions: vec![Vec::new(); self.terms.len()],
+            left_starts: Vec::new(),
+            right_starts: Vec::new(),
             doc: 0,
         };
         let first = s
@@ -105,24 +107,24 @@ struct NearScorer {
     q: NearQuery,
     postings: Vec<SegmentPostings>,
     positions: Vec<Vec<u32>>,
+    /// Reused for each document: where each side starts.
+    left_starts: Vec<u32>,
+    right_starts: Vec<u32>,
     doc: DocId,
 }
 
 /// Start positions where the side (term indexes) occurs, from each term's positions.
-fn side_starts(side: &[usize], positions: &[Vec<u32>]) -> Vec<u32> {
+fn side_starts(side: &[usize], positions: &[Vec<u32>], out: &mut Vec<u32>) {
+    out.clear();
     let Some(&first) = side.first() else {
-        return Vec::new();
+        return;
     };
-    positions[first]
-        .iter()
-        .copied()
-        .filter(|&p| {
-            side.iter()
-                .enumerate()
-                .skip(1)
-                .all(|(k, &t)| positions[t].binary_search(&(p + k as u32)).is_ok())
-        })
-        .collect()
+    out.extend(positions[first].iter().copied().filter(|&p| {
+        side.iter()
+            .enumerate()
+            .skip(1)
+            .all(|(k, &t)| positions[t].binary_search(&(p + k as u32)).is_ok())
+    }));
 }
 
 impl NearScorer {
@@ -152,15 +154,15 @@ impl NearScorer {
             buf.clear();
             p.positions(buf);
         }
-        let l = side_starts(&self.q.left, &self.positions);
-        if l.is_empty() {
+        side_starts(&self.q.left, &self.positions, &mut self.left_starts);
+        if self.left_starts.is_empty() {
             return false;
         }
-        let r = side_starts(&self.q.right, &self.positions);
+        side_starts(&self.q.right, &self.positions, &mut self.right_starts);
         near(
-            &l,
+            &self.left_starts,
             self.q.left.len() as u32,
-            &r,
+            &self.right_starts,
             self.q.right.len() as u32,
             self.q.distance,
             self.q.ordered,
@@ -193,6 +195,32 @@ impl DocSet for NearScorer {
         self.doc = self.next_match(target);
         self.doc
     }
+    /// Checks `target` alone, reading positions only when every term is on it: in an
+    /// intersection (a workspace filter, other terms) the cheaper clause leads and this one
+    /// is only asked about its candidates, as tantivy's phrase query is.
+    fn seek_danger(&mut self, target: DocId) -> SeekDangerResult {
+        if target >= TERMINATED {
+            return SeekDangerResult::SeekLowerBound(TERMINATED);
+        }
+        let mut lower = target;
+        for p in &mut self.postings {
+            let d = if p.doc() < target {
+                p.seek(target)
+            } else {
+                p.doc()
+            };
+            lower = lower.max(d);
+        }
+        if lower > target {
+            return SeekDangerResult::SeekLowerBound(lower);
+        }
+        if self.matches_here() {
+            self.doc = target;
+            SeekDangerResult::Found
+        } else {
+            SeekDangerResult::SeekLowerBound(target + 1)
+        }
+    }
     fn doc(&self) -> DocId {
         self.doc
     }
@@ -202,6 +230,11 @@ impl DocSet for NearScorer {
             .map(|p| p.size_hint())
             .min()
             .unwrap_or(0)
+    }
+    /// Like tantivy's phrase scorer: every candidate costs reading positions, so cheaper
+    /// clauses should drive an intersection.
+    fn cost(&self) -> u64 {
+        self.size_hint() as u64 * 10 * self.postings.len() as u64
     }
 }
 
