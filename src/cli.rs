@@ -165,6 +165,16 @@ enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         items: u64,
     },
+    /// Store N items in M conversations, time the router (items/s) and the inbox list views (p50/p95).
+    Inbox {
+        #[arg(long, default_value_t = 1_000_000)]
+        items: u64,
+        #[arg(long, default_value_t = 200_000)]
+        conversations: u64,
+        /// Timed runs of each list view.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
     /// Build the listening search index two ways and time a query suite: ours vs raw tantivy.
     Listen {
         #[arg(long, default_value_t = 1_000_000)]
@@ -584,6 +594,18 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let app = open(&cli.global, &dir).await?;
             bench::ingest(&app, items, &dir).await
+        }
+        Command::Bench(BenchCmd::Inbox {
+            items,
+            conversations,
+            runs,
+        }) => {
+            let dir = match &cli.global.data_dir {
+                Some(d) => d.clone(),
+                None => fresh_demo_dir()?,
+            };
+            let app = open(&cli.global, &dir).await?;
+            crate::bench_inbox::inbox(&app, items, conversations, runs).await
         }
         Command::Bench(BenchCmd::Listen { items, runs, dir }) => {
             crate::bench_listen::listen(items, runs, dir.as_deref())

@@ -22,7 +22,7 @@ mod bluesky;
 mod mastodon;
 
 pub use bluesky::{BlueskyClient, BlueskyFeed, SessionTokens};
-pub use mastodon::{MastodonAccount, MastodonClient, MastodonFeed};
+pub use mastodon::{MastodonAccount, MastodonClient, MastodonFeed, PostedStatus};
 
 /// What a poll needs to remember between runs, for every feed of a channel. Serialisable so
 /// the caller can store it (JSON) in the database; unknown feeds are kept untouched.

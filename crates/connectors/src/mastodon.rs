@@ -277,14 +277,14 @@ impl MastodonClient {
     }
 
     /// `POST /api/v1/statuses` replying to `in_reply_to_id` with `text`; returns the new
-    /// status's id. `idempotency_key` is sent as `Idempotency-Key`, so a retried request (ours
-    /// after a 5xx, or the caller's after a crash) does not post twice.
+    /// status's id and web address. `idempotency_key` is sent as `Idempotency-Key`, so a
+    /// retried request (ours after a 5xx, or the caller's after a crash) does not post twice.
     pub async fn post_reply(
         &self,
         in_reply_to_id: &str,
         text: &str,
         idempotency_key: &str,
-    ) -> Result<String, ConnectorError> {
+    ) -> Result<PostedStatus, ConnectorError> {
         let what = "mastodon post status";
         let url = self.parse_url("/api/v1/statuses")?;
         let body = serde_json::json!({ "status": text, "in_reply_to_id": in_reply_to_id });
@@ -299,12 +299,26 @@ impl MastodonClient {
         let resp = check_status(resp, what).await?;
         let status = json_body(resp, what).await?;
         match status.get("id") {
-            Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+            Some(Value::String(id)) if !id.is_empty() => Ok(PostedStatus {
+                id: id.clone(),
+                url: status
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }),
             _ => Err(ConnectorError::Protocol(format!(
                 "{what}: the created status has no id"
             ))),
         }
     }
+}
+
+/// A status created by [`MastodonClient::post_reply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedStatus {
+    pub id: String,
+    /// Its web page, when the instance gives one.
+    pub url: Option<String>,
 }
 
 /// 2xx passes; 401/403 are `Unauthorized`; anything else is `Protocol`.

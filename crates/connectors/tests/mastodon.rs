@@ -621,7 +621,7 @@ async fn post_reply_sends_idempotency_key() {
     {
         let m = state.lock().unwrap();
         assert_eq!(m.created.len(), 1);
-        assert_eq!(m.idempotency.get("reply-7f3a"), Some(&id));
+        assert_eq!(m.idempotency.get("reply-7f3a"), Some(&id.id));
         assert_eq!(m.created[0]["in_reply_to_id"], "1003");
         assert_eq!(m.created[0]["content"], "<p>@bob thanks, we're on it</p>");
         let auth_and_key = m

@@ -3,8 +3,10 @@
 
 use crate::extract::{is_secure, set_cookie, ApiJson, ApiUser, ClientIp, SESSION_COOKIE};
 use crate::inbox_api;
+use crate::inbox_work_api;
 use crate::ingest_api;
 use crate::listening_api;
+use crate::sla_api;
 use crate::webhooks_api;
 use crate::{ApiError, AppState};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -110,6 +112,46 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/workspaces/{ws}/routing-rules/{rule}"),
     ("DELETE", "/api/v1/workspaces/{ws}/routing-rules/{rule}"),
     ("POST", "/api/v1/workspaces/{ws}/routing/rerun"),
+    ("GET", "/api/v1/workspaces/{ws}/sla-policies"),
+    ("POST", "/api/v1/workspaces/{ws}/sla-policies"),
+    ("GET", "/api/v1/workspaces/{ws}/sla-policies/{policy}"),
+    ("PATCH", "/api/v1/workspaces/{ws}/sla-policies/{policy}"),
+    ("DELETE", "/api/v1/workspaces/{ws}/sla-policies/{policy}"),
+    ("GET", "/api/v1/workspaces/{ws}/sla/breaches"),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/sla",
+    ),
+    ("GET", "/api/v1/workspaces/{ws}/inbox/metrics"),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/notes",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/notes",
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/replies",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/replies",
+    ),
+    (
+        "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/presence",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/presence",
+    ),
+    ("GET", "/api/v1/workspaces/{ws}/saved-replies"),
+    ("POST", "/api/v1/workspaces/{ws}/saved-replies"),
+    ("GET", "/api/v1/workspaces/{ws}/saved-replies/{reply}"),
+    ("PATCH", "/api/v1/workspaces/{ws}/saved-replies/{reply}"),
+    ("DELETE", "/api/v1/workspaces/{ws}/saved-replies/{reply}"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -265,6 +307,44 @@ pub fn routes() -> Router<AppState> {
             axum::routing::patch(inbox_api::update_rule).delete(inbox_api::delete_rule),
         )
         .route("/workspaces/{ws}/routing/rerun", post(inbox_api::rerun))
+        .route(
+            "/workspaces/{ws}/sla-policies",
+            get(sla_api::list_policies).post(sla_api::create_policy),
+        )
+        .route(
+            "/workspaces/{ws}/sla-policies/{policy}",
+            get(sla_api::get_policy)
+                .patch(sla_api::update_policy)
+                .delete(sla_api::delete_policy),
+        )
+        .route("/workspaces/{ws}/sla/breaches", get(sla_api::breaches))
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/sla",
+            get(sla_api::conversation_sla),
+        )
+        .route("/workspaces/{ws}/inbox/metrics", get(sla_api::metrics))
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/notes",
+            get(inbox_work_api::list_notes).post(inbox_work_api::add_note),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/replies",
+            get(inbox_work_api::list_replies).post(inbox_work_api::create_reply),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/presence",
+            get(inbox_work_api::get_presence).post(inbox_work_api::set_presence),
+        )
+        .route(
+            "/workspaces/{ws}/saved-replies",
+            get(inbox_work_api::list_saved_replies).post(inbox_work_api::create_saved_reply),
+        )
+        .route(
+            "/workspaces/{ws}/saved-replies/{reply}",
+            get(inbox_work_api::get_saved_reply)
+                .patch(inbox_work_api::update_saved_reply)
+                .delete(inbox_work_api::delete_saved_reply),
+        )
 }
 
 type ApiResult<T> = Result<T, ApiError>;

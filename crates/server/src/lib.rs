@@ -5,10 +5,12 @@ pub mod api;
 mod error;
 mod extract;
 mod inbox_api;
+mod inbox_work_api;
 mod ingest_api;
 mod listening_api;
 mod metrics;
 mod params;
+mod sla_api;
 mod web;
 mod webhooks_api;
 

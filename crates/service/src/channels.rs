@@ -17,7 +17,7 @@ use switchboard_store::{new_id, now, timestamp};
 /// What is sealed for a channel.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Credentials {
+pub(crate) enum Credentials {
     Mastodon {
         access_token: String,
     },

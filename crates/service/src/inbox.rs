@@ -451,19 +451,15 @@ async fn thread_item(
         // account's replies (sent from the network's app) reopen nothing.
         let from_us = own.is_some_and(|o| norm_handle(o) == norm_handle(&item.author.handle));
         if !from_us {
-            if let Some(conv) = store::get(c, &item.workspace_id, &attached.conversation_id).await?
-            {
-                if conv.status == "closed" || conv.status == "snoozed" {
-                    store::set_status(c, &conv.id, "open", None).await?;
-                    store::add_event(
-                        c,
-                        &conv.id,
-                        "router",
-                        "reopened",
-                        &serde_json::json!({ "item_id": item.id, "was": conv.status }),
-                    )
-                    .await?;
-                }
+            if let Some(was) = store::reopen(c, &attached.conversation_id).await? {
+                store::add_event(
+                    c,
+                    &attached.conversation_id,
+                    "router",
+                    "reopened",
+                    &serde_json::json!({ "item_id": item.id, "was": was }),
+                )
+                .await?;
             }
         }
         return Ok(());

@@ -16,7 +16,11 @@ use switchboard_store::timestamp;
 
 /// Every kind this build has a handler for; the worker claims only these, so a newer
 /// server's jobs wait for a server that knows them.
-pub const KINDS: &[&str] = &[outbound::DELIVER, crate::listening::REINDEX_JOB];
+pub const KINDS: &[&str] = &[
+    outbound::DELIVER,
+    crate::listening::REINDEX_JOB,
+    crate::inbox_work::REPLY_JOB,
+];
 
 /// How long a claimed job is reserved for its worker before another may take it.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -101,6 +105,7 @@ impl App {
         match job.kind.as_str() {
             outbound::DELIVER => self.deliver_webhook(job).await,
             crate::listening::REINDEX_JOB => self.run_reindex_job(job).await,
+            crate::inbox_work::REPLY_JOB => self.run_reply_job(job).await,
             other => Err(ServiceError::Internal(format!(
                 "no handler for job kind {other}"
             ))),

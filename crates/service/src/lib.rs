@@ -7,12 +7,14 @@ pub mod channels;
 pub mod demo;
 mod error;
 pub mod inbox;
+pub mod inbox_work;
 pub mod ingest;
 pub mod jobs;
 pub mod listening;
 pub mod ops;
 pub mod outbound;
 pub mod secrets;
+pub mod sla;
 pub mod webhook;
 
 pub use access::{Access, WorkspaceAccess};
@@ -63,6 +65,8 @@ pub struct App {
     pub http: reqwest::Client,
     search: listening::Search,
     router: inbox::RouterState,
+    /// Who is viewing or replying to which conversation (in memory, 30 s per heartbeat).
+    presence: inbox_work::Presence,
 }
 
 impl App {
@@ -75,6 +79,7 @@ impl App {
             enricher: Default::default(),
             search: Default::default(),
             router: Default::default(),
+            presence: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))

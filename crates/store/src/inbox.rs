@@ -216,7 +216,9 @@ pub async fn set_status(
     snoozed_until: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE id = $4",
+        // closed_at keeps the first close of a run of closes and clears when it reopens (SLA).
+        "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3, \
+         closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $3) ELSE NULL END WHERE id = $4",
     )
     .bind(status)
     .bind(snoozed_until)
@@ -623,4 +625,19 @@ pub async fn due_snoozed(c: &mut AnyConnection, now: &str) -> Result<Vec<(String
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("workspace_id")?)))
         .collect()
+}
+
+/// Opens a closed or snoozed conversation again (one statement, so the router can call it for
+/// every joining item); returns the status it had, or None when it was already open.
+pub async fn reopen(c: &mut AnyConnection, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT status FROM conversations WHERE id = $1 AND status IN ('closed', 'snoozed')",
+    )
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let was: String = row.try_get("status")?;
+    set_status(c, id, "open", None).await?;
+    Ok(Some(was))
 }

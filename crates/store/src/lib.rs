@@ -7,11 +7,13 @@
 //! and its audit entry in one transaction.
 
 pub mod inbox;
+pub mod inbox_work;
 pub mod items;
 pub mod jobs;
 pub mod listening;
 mod migrate;
 pub mod queries;
+pub mod sla;
 
 pub use queries::*;
 pub use sqlx::AnyConnection;

@@ -61,6 +61,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_intent_queries.sql"),
         postgres: include_str!("../migrations/postgres/0008_intent_queries.sql"),
     },
+    Migration {
+        version: 9,
+        name: "inbox_work",
+        sqlite: include_str!("../migrations/sqlite/0009_inbox_work.sql"),
+        postgres: include_str!("../migrations/postgres/0009_inbox_work.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "sla",
+        sqlite: include_str!("../migrations/sqlite/0010_sla.sql"),
+        postgres: include_str!("../migrations/postgres/0010_sla.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

@@ -66,6 +66,10 @@ pub struct Org {
     /// disabled routing rule of the parent workspace.
     pub conversation: String,
     pub rule: String,
+    /// An SLA policy of the Support team for `normal` priority (24/7, 60 / 480 minutes).
+    pub sla_policy: String,
+    /// A saved reply of the parent workspace.
+    pub saved_reply: String,
     /// Bearer token per workspace role held in the parent workspace.
     pub tokens: Vec<(Role, String, String)>,
 }
@@ -381,6 +385,17 @@ impl TestApp {
             )
             .await
             .unwrap();
+        let saved_reply = app
+            .create_saved_reply(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(json!({
+                    "name": "Thanks", "body": "Hi {{author}}, thanks for writing to {{workspace}}. {{agent}}"
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
         app.route_new_items().await.unwrap();
         let mut c = app.store.read().await.unwrap();
         let conversation = switchboard_store::inbox::conversation_of_item(&mut c, &stored.id)
@@ -388,6 +403,18 @@ impl TestApp {
             .unwrap()
             .expect("the item is threaded");
         drop(c);
+        let sla_policy = app
+            .create_sla_policy(
+                &Actor::Cli,
+                &global.workspace.id,
+                serde_json::from_value(json!({
+                    "team": "Support", "priority": "normal",
+                    "first_response_minutes": 60, "resolution_minutes": 480
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
         let org_id = global.org.id.clone();
         Org {
             slug: slug.into(),
@@ -405,6 +432,8 @@ impl TestApp {
             spike: spike.id,
             conversation,
             rule: rule.id,
+            sla_policy: sla_policy.id,
+            saved_reply: saved_reply.id,
             tokens,
         }
     }

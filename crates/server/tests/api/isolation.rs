@@ -24,6 +24,8 @@ struct Ids {
     spike: String,
     conversation: String,
     rule: String,
+    sla_policy: String,
+    saved_reply: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -42,6 +44,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         .replace("{spike}", &ids.spike)
         .replace("{conversation}", &ids.conversation)
         .replace("{rule}", &ids.rule)
+        .replace("{policy}", &ids.sla_policy)
+        .replace("{reply}", &ids.saved_reply)
         // Query parameters that pass validation, so only the lookup can answer.
         + if path.ends_with("/import") { "?format=ndjson" } else { "" }
 }
@@ -95,6 +99,23 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/workspaces/{ws}/routing/rerun") => {
             json!({"from": "2026-01-01", "to": "2027-01-01"})
         }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/notes") => {
+            json!({"body": "Spy note @owner"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/replies") => {
+            json!({"body": "Spy reply", "idempotency_key": "spy"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/presence") => {
+            json!({"state": "viewing"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/saved-replies")
+        | ("PATCH", "/api/v1/workspaces/{ws}/saved-replies/{reply}") => {
+            json!({"name": "Spy", "body": "Hi {{author}}"})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/sla-policies")
+        | ("PATCH", "/api/v1/workspaces/{ws}/sla-policies/{policy}") => {
+            json!({"team": "Support", "priority": "low", "first_response_minutes": 30, "resolution_minutes": 60})
+        }
         _ => return None,
     })
 }
@@ -120,6 +141,8 @@ api_test! {
             spike: globex.spike.clone(),
             conversation: globex.conversation.clone(),
             rule: globex.rule.clone(),
+            sla_policy: globex.sla_policy.clone(),
+            saved_reply: globex.saved_reply.clone(),
         };
         let missing = Ids {
             org: "no-such-org".into(),
@@ -137,6 +160,8 @@ api_test! {
             spike: switchboard_store::new_id(),
             conversation: switchboard_store::new_id(),
             rule: switchboard_store::new_id(),
+            sla_policy: switchboard_store::new_id(),
+            saved_reply: switchboard_store::new_id(),
         };
         let foreign_slug = Ids { ws: "globex-global".into(), ..Ids { org: globex.id.clone(), ..foreign_clone(&foreign) } };
         let mut checked = 0;
@@ -194,5 +219,7 @@ fn foreign_clone(i: &Ids) -> Ids {
         spike: i.spike.clone(),
         conversation: i.conversation.clone(),
         rule: i.rule.clone(),
+        sla_policy: i.sla_policy.clone(),
+        saved_reply: i.saved_reply.clone(),
     }
 }
