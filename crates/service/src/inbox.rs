@@ -262,9 +262,11 @@ pub struct Outcome {
 }
 
 /// The defaults for a workspace without rules: (intent, team function, extra tag).
+/// Bug reports come first: a crash report is usually a complaint too, and it must still reach
+/// Support tagged for Product.
 const DEFAULTS: &[(&str, TeamFunction, Option<&str>)] = &[
-    ("complaint", TeamFunction::Support, None),
     ("bug_report", TeamFunction::Support, Some("product")),
+    ("complaint", TeamFunction::Support, None),
     ("purchase_intent", TeamFunction::Sales, None),
     ("recruiting", TeamFunction::Recruiting, None),
     ("feature_request", TeamFunction::Product, None),

@@ -89,6 +89,8 @@ api_test! {
         let de = conversation_of(&app, &ws, "de-1").await;
         assert_eq!(de["team_id"], acme.team.as_str(), "German complaint goes to support: {de}");
         assert!(de["routed_by_rule"].as_str().unwrap().starts_with("default:"), "{de}");
+        // A crash report that is also a complaint still reaches Product through its tag.
+        assert_eq!(de["tags"], json!(["product"]), "{de}");
         assert_eq!(de["kind"], "thread");
         assert_eq!(de["status"], "open");
         assert_eq!(de["item_count"], 1);
