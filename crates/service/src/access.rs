@@ -201,3 +201,17 @@ impl Access {
         out
     }
 }
+
+/// The workspace `ws` as the actor sees it, with permission `p` checked (not found before
+/// forbidden), on the caller's connection. The inbox, its work and SLA modules share it.
+pub(crate) async fn workspace_with(
+    c: &mut AnyConnection,
+    actor: &Actor,
+    ws: &str,
+    p: Permission,
+) -> ServiceResult<Workspace> {
+    let access = Access::load(c, actor).await?;
+    let wa = access.workspace(ws)?;
+    wa.require(p)?;
+    Ok(wa.workspace.clone())
+}

@@ -765,23 +765,9 @@ fn find_team<'a>(teams: &'a [Team], field: &str, reference: &str) -> ServiceResu
 }
 
 impl App {
-    /// The workspace with the permission checked, and what the caller can see.
-    async fn inbox_workspace(
-        &self,
-        c: &mut AnyConnection,
-        actor: &Actor,
-        ws: &str,
-        p: Permission,
-    ) -> ServiceResult<Workspace> {
-        let access = Access::load(c, actor).await?;
-        let wa = access.workspace(ws)?;
-        wa.require(p)?;
-        Ok(wa.workspace.clone())
-    }
-
     /// A conversation of a workspace the caller can read the inbox of, then permission `p`
     /// (so a conversation the caller cannot see is "not found" before it is "forbidden").
-    async fn conversation_in(
+    pub(crate) async fn conversation_in(
         &self,
         actor: &Actor,
         ws: &str,
@@ -792,6 +778,9 @@ impl App {
         let access = Access::load(&mut c, actor).await?;
         let wa = access.workspace(ws)?;
         wa.require(Permission::InboxRead)?;
+        if !switchboard_core::validate::looks_like_id(id) {
+            return Err(ServiceError::NotFound);
+        }
         let conv = store::get(&mut c, &wa.workspace.id, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
@@ -810,9 +799,7 @@ impl App {
         q: ConversationQuery,
     ) -> ServiceResult<ConversationPage> {
         let mut c = self.store.read().await?;
-        let w = self
-            .inbox_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         let me = || {
             actor.user_id().map(str::to_string).ok_or_else(|| {
                 ServiceError::invalid("view", "the command line has no inbox of its own")
@@ -1195,9 +1182,7 @@ fn to_json<T: Serialize>(v: &T) -> ServiceResult<serde_json::Value> {
 impl App {
     pub async fn list_routing_rules(&self, actor: &Actor, ws: &str) -> ServiceResult<Vec<RuleRow>> {
         let mut c = self.store.read().await?;
-        let w = self
-            .inbox_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         Ok(store::list_rules(&mut c, &w.id).await?)
     }
 
@@ -1208,9 +1193,7 @@ impl App {
         input: RuleInput,
     ) -> ServiceResult<RuleRow> {
         let mut c = self.store.read().await?;
-        let w = self
-            .inbox_workspace(&mut c, actor, ws, Permission::InboxManage)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxManage).await?;
         let (name, cond, act) =
             check_rule(&mut c, &w.id, &input.name, input.conditions, input.actions).await?;
         let existing = store::list_rules(&mut c, &w.id).await?;
@@ -1347,9 +1330,7 @@ impl App {
         input: RuleInput,
     ) -> ServiceResult<Preview> {
         let mut c = self.store.read().await?;
-        let w = self
-            .inbox_workspace(&mut c, actor, ws, Permission::InboxManage)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxManage).await?;
         let (_, cond, act) =
             check_rule(&mut c, &w.id, &input.name, input.conditions, input.actions).await?;
         let rows = store::list_rules(&mut c, &w.id).await?;
@@ -1434,8 +1415,7 @@ impl App {
     ) -> ServiceResult<RerunReport> {
         let w = {
             let mut c = self.store.read().await?;
-            self.inbox_workspace(&mut c, actor, ws, Permission::InboxManage)
-                .await?
+            crate::access::workspace_with(&mut c, actor, ws, Permission::InboxManage).await?
         };
         let from = parse_time("from", from)?;
         let to = parse_time("to", to)?;

@@ -184,42 +184,6 @@ pub fn mention_tokens(text: &str) -> Vec<String> {
 }
 
 impl App {
-    /// The workspace with permission `p` checked.
-    async fn work_workspace(
-        &self,
-        c: &mut AnyConnection,
-        actor: &Actor,
-        ws: &str,
-        p: Permission,
-    ) -> ServiceResult<Workspace> {
-        let access = Access::load(c, actor).await?;
-        let wa = access.workspace(ws)?;
-        wa.require(p)?;
-        Ok(wa.workspace.clone())
-    }
-
-    /// A conversation the caller can read, then permission `p` (not found before forbidden).
-    async fn work_conversation(
-        &self,
-        actor: &Actor,
-        ws: &str,
-        id: &str,
-        p: Permission,
-    ) -> ServiceResult<(Workspace, Conversation)> {
-        let mut c = self.store.read().await?;
-        let access = Access::load(&mut c, actor).await?;
-        let wa = access.workspace(ws)?;
-        wa.require(Permission::InboxRead)?;
-        if !validate::looks_like_id(id) {
-            return Err(ServiceError::NotFound);
-        }
-        let conv = conversations::get(&mut c, &wa.workspace.id, id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        wa.require(p)?;
-        Ok((wa.workspace.clone(), conv))
-    }
-
     /// Users of the workspace's organisation who can read its inbox: who a note can mention.
     async fn inbox_readers(
         &self,
@@ -250,7 +214,7 @@ impl App {
         input: NoteInput,
     ) -> ServiceResult<Note> {
         let (w, conv) = self
-            .work_conversation(actor, ws, conversation, Permission::InboxReply)
+            .conversation_in(actor, ws, conversation, Permission::InboxReply)
             .await?;
         let body = check_text("body", &input.body, MAX_NOTE)?;
         let tokens = mention_tokens(&body);
@@ -329,7 +293,7 @@ impl App {
         conversation: &str,
     ) -> ServiceResult<Vec<Note>> {
         let (_, conv) = self
-            .work_conversation(actor, ws, conversation, Permission::InboxRead)
+            .conversation_in(actor, ws, conversation, Permission::InboxRead)
             .await?;
         let mut c = self.store.read().await?;
         Ok(store::notes(&mut c, &conv.id).await?)
@@ -343,9 +307,7 @@ impl App {
         ws: &str,
     ) -> ServiceResult<Vec<SavedReply>> {
         let mut c = self.store.read().await?;
-        let w = self
-            .work_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         Ok(store::list_saved_replies(&mut c, &w.id).await?)
     }
 
@@ -356,9 +318,7 @@ impl App {
         input: SavedReplyInput,
     ) -> ServiceResult<SavedReply> {
         let mut c = self.store.read().await?;
-        let w = self
-            .work_workspace(&mut c, actor, ws, Permission::InboxManage)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxManage).await?;
         drop(c);
         let name = validate::name("name", &input.name)?;
         let body = check_template(&input.body)?;
@@ -511,7 +471,7 @@ impl App {
         input: ReplyInput,
     ) -> ServiceResult<ReplyOutcome> {
         let (w, conv) = self
-            .work_conversation(actor, ws, conversation, Permission::InboxReply)
+            .conversation_in(actor, ws, conversation, Permission::InboxReply)
             .await?;
         let key = input
             .idempotency_key
@@ -659,7 +619,7 @@ impl App {
         conversation: &str,
     ) -> ServiceResult<Vec<Reply>> {
         let (_, conv) = self
-            .work_conversation(actor, ws, conversation, Permission::InboxRead)
+            .conversation_in(actor, ws, conversation, Permission::InboxRead)
             .await?;
         let mut c = self.store.read().await?;
         Ok(store::replies(&mut c, &conv.id).await?)
@@ -934,7 +894,7 @@ impl App {
                 ))
             }
         };
-        let (_, conv) = self.work_conversation(actor, ws, conversation, p).await?;
+        let (_, conv) = self.conversation_in(actor, ws, conversation, p).await?;
         let Actor::User(u) = actor else {
             return Err(ServiceError::invalid(
                 "state",
@@ -964,7 +924,7 @@ impl App {
         conversation: &str,
     ) -> ServiceResult<Vec<Present>> {
         let (_, conv) = self
-            .work_conversation(actor, ws, conversation, Permission::InboxRead)
+            .conversation_in(actor, ws, conversation, Permission::InboxRead)
             .await?;
         Ok(self
             .presence

@@ -575,19 +575,6 @@ pub fn metrics_range(
 }
 
 impl App {
-    async fn sla_workspace(
-        &self,
-        c: &mut AnyConnection,
-        actor: &Actor,
-        ws: &str,
-        p: Permission,
-    ) -> ServiceResult<Workspace> {
-        let access = Access::load(c, actor).await?;
-        let wa = access.workspace(ws)?;
-        wa.require(p)?;
-        Ok(wa.workspace.clone())
-    }
-
     /// A policy of a workspace the caller can read the inbox of, then permission `p`.
     async fn policy_in(
         &self,
@@ -613,9 +600,7 @@ impl App {
         ws: &str,
     ) -> ServiceResult<Vec<SlaPolicyRow>> {
         let mut c = self.store.read().await?;
-        let w = self
-            .sla_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         Ok(store::list(&mut c, &w.id).await?)
     }
 
@@ -638,9 +623,7 @@ impl App {
         input: SlaPolicyInput,
     ) -> ServiceResult<SlaPolicyRow> {
         let mut c = self.store.read().await?;
-        let w = self
-            .sla_workspace(&mut c, actor, ws, Permission::InboxManage)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxManage).await?;
         let row = check(&mut c, &w, input, None).await?;
         drop(c);
         let mut tx = self.store.write().await?;
@@ -743,9 +726,7 @@ impl App {
         id: &str,
     ) -> ServiceResult<Option<SlaTimers>> {
         let mut c = self.store.read().await?;
-        let w = self
-            .sla_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         let facts = store::facts_of(&mut c, &w.id, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
@@ -767,9 +748,7 @@ impl App {
         want: TimerState,
     ) -> ServiceResult<BreachList> {
         let mut c = self.store.read().await?;
-        let w = self
-            .sla_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         let policies = self.policies(&mut c, &w.id).await?;
         let team_names: HashMap<String, String> = teams::list(&mut c, &w.id)
             .await?
@@ -824,9 +803,7 @@ impl App {
         (from, to): (Timestamp, Timestamp),
     ) -> ServiceResult<Metrics> {
         let mut c = self.store.read().await?;
-        let w = self
-            .sla_workspace(&mut c, actor, ws, Permission::InboxRead)
-            .await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
         let (from_s, to_s) = (format_ts(from), format_ts(to));
         let policies = self.policies(&mut c, &w.id).await?;
         let team_names: HashMap<String, String> = teams::list(&mut c, &w.id)
