@@ -44,7 +44,8 @@ use switchboard_search::document::handle_keys;
 use switchboard_search::matcher::Prepared;
 use switchboard_search::{parse, IndexDoc, Query};
 use switchboard_store::inbox::{
-    self as store, Conversation, ConversationEvent, ConversationFilter, RuleRow, ThreadRef,
+    self as store, Conversation, ConversationEvent, ConversationFilter, NewEvent, Routing, RuleRow,
+    ThreadRef,
 };
 use switchboard_store::{items, new_id, now, teams, AnyConnection};
 use time::format_description::well_known::Rfc3339;
@@ -53,7 +54,7 @@ use time::OffsetDateTime;
 /// The router's name in `inbox_cursor`.
 pub const ROUTER_CURSOR: &str = "router";
 /// Changes routed per write transaction.
-const ROUTE_BATCH: i64 = 500;
+const ROUTE_BATCH: i64 = 2000;
 /// As for the search index: a hole in the change log is waited for this long.
 const GAP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Items a rule preview looks at.
@@ -274,7 +275,6 @@ const DEFAULTS: &[(&str, TeamFunction, Option<&str>)] = &[
 
 /// A workspace's rules and teams, loaded once per batch.
 struct RoutingContext {
-    workspace: Workspace,
     rules: Vec<Compiled>,
     teams: Vec<Team>,
     /// Own account per network, from the workspace's live channels.
@@ -283,9 +283,12 @@ struct RoutingContext {
 
 impl RoutingContext {
     async fn load(c: &mut AnyConnection, workspace_id: &str) -> ServiceResult<Option<Self>> {
-        let Some(workspace) = switchboard_store::workspaces::get(c, workspace_id).await? else {
+        if switchboard_store::workspaces::get(c, workspace_id)
+            .await?
+            .is_none()
+        {
             return Ok(None);
-        };
+        }
         let rules = store::list_rules(c, workspace_id)
             .await?
             .iter()
@@ -299,7 +302,6 @@ impl RoutingContext {
             .map(|ch| (ch.network.as_str().to_string(), ch.account))
             .collect();
         Ok(Some(RoutingContext {
-            workspace,
             rules,
             teams,
             own_accounts,
@@ -419,91 +421,125 @@ pub struct RouteReport {
     pub seq: i64,
 }
 
-/// Threads one item and routes the conversation if the item created it.
-async fn thread_item(
+/// Threads a batch of items (oldest first) into their conversations, routes the
+/// conversations they create, and reopens closed or snoozed ones the customer wrote to again.
+async fn thread_batch(
     c: &mut AnyConnection,
-    ctx: &RoutingContext,
-    item: &Item,
+    contexts: &HashMap<String, Option<RoutingContext>>,
+    items: &[Item],
     report: &mut RouteReport,
 ) -> ServiceResult<()> {
-    let own = ctx
-        .own_accounts
-        .get(item.network.as_str())
-        .map(String::as_str);
-    let (kind, key) = thread_of(item, own);
-    let attached = store::attach_item(
-        c,
-        &ThreadRef {
+    let mut batch: Vec<&Item> = Vec::with_capacity(items.len());
+    let mut keys: Vec<(&'static str, String, bool)> = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(Some(ctx)) = contexts.get(&item.workspace_id) else {
+            continue;
+        };
+        let own = ctx
+            .own_accounts
+            .get(item.network.as_str())
+            .map(String::as_str);
+        let (kind, key) = thread_of(item, own);
+        // Our own account's replies (sent from the network's app) reopen nothing.
+        let from_us = own.is_some_and(|o| norm_handle(o) == norm_handle(&item.author.handle));
+        batch.push(item);
+        keys.push((kind, key, !from_us));
+    }
+    let refs: Vec<ThreadRef> = batch
+        .iter()
+        .zip(&keys)
+        .map(|(item, (kind, key, reopens))| ThreadRef {
             workspace_id: &item.workspace_id,
             network: item.network.as_str(),
-            thread_key: &key,
+            thread_key: key,
             kind,
             item_id: &item.id,
             item_created_at: &item.created_at,
-        },
-    )
+            reopens: *reopens,
+        })
+        .collect();
+    let mut outcomes: HashMap<usize, Outcome> = HashMap::new();
+    let attached = store::attach_items(c, &refs, |i| {
+        let item = batch[i];
+        let out = match contexts.get(&item.workspace_id) {
+            Some(Some(ctx)) => ctx.evaluate(item),
+            _ => Outcome::default(),
+        };
+        let routing = Routing {
+            team_id: out.team_id.clone(),
+            priority: out.priority.clone(),
+            tags: out.tags.clone(),
+            rule: out.rule.clone(),
+        };
+        outcomes.insert(i, out);
+        routing
+    })
     .await?;
-    if attached.already {
-        report.unchanged += 1;
-        return Ok(());
-    }
-    if !attached.created {
-        report.joined += 1;
-        // The customer wrote again: a closed or snoozed conversation needs an answer. Our own
-        // account's replies (sent from the network's app) reopen nothing.
-        let from_us = own.is_some_and(|o| norm_handle(o) == norm_handle(&item.author.handle));
-        if !from_us {
-            if let Some(was) = store::reopen(c, &attached.conversation_id).await? {
-                store::add_event(
+
+    let mut events: Vec<NewEvent> = Vec::new();
+    for (i, a) in attached.iter().enumerate() {
+        let item = batch[i];
+        if a.already {
+            report.unchanged += 1;
+            continue;
+        }
+        if !a.created {
+            report.joined += 1;
+            if let Some(was) = &a.reopened {
+                events.push(NewEvent {
+                    conversation_id: &a.conversation_id,
+                    actor: "router",
+                    kind: "reopened",
+                    data: serde_json::json!({ "item_id": item.id, "was": was }),
+                });
+            }
+            continue;
+        }
+        report.created += 1;
+        let Some(out) = outcomes.get(&i) else {
+            continue;
+        };
+        // Assigned one by one, each seeing the previous ones: round robin takes turns even
+        // within a batch.
+        let assignee = match out.assign.as_deref() {
+            Some(directive) => {
+                let who = resolve_assignee(
                     c,
-                    &attached.conversation_id,
-                    "router",
-                    "reopened",
-                    &serde_json::json!({ "item_id": item.id, "was": was }),
+                    &item.workspace_id,
+                    out.team_id.as_deref(),
+                    Some(directive),
                 )
                 .await?;
+                if who.is_some() {
+                    store::set_assignment(
+                        c,
+                        &a.conversation_id,
+                        out.team_id.as_deref(),
+                        who.as_deref(),
+                    )
+                    .await?;
+                }
+                who
             }
-        }
-        return Ok(());
+            None => None,
+        };
+        events.push(NewEvent {
+            conversation_id: &a.conversation_id,
+            actor: "router",
+            kind: "created",
+            data: serde_json::json!({ "item_id": item.id }),
+        });
+        events.push(NewEvent {
+            conversation_id: &a.conversation_id,
+            actor: "router",
+            kind: "routed",
+            data: serde_json::json!({
+                "team_id": out.team_id, "assignee_id": assignee, "priority": out.priority,
+                "tags": out.tags, "rule": out.rule,
+            }),
+        });
     }
-    report.created += 1;
-    let out = ctx.evaluate(item);
-    let assignee = resolve_assignee(
-        c,
-        &ctx.workspace.id,
-        out.team_id.as_deref(),
-        out.assign.as_deref(),
-    )
-    .await?;
-    store::set_routing(
-        c,
-        &attached.conversation_id,
-        out.team_id.as_deref(),
-        assignee.as_deref(),
-        &out.priority,
-        &out.tags,
-        out.rule.as_deref(),
-    )
-    .await?;
-    store::add_event(
-        c,
-        &attached.conversation_id,
-        "router",
-        "created",
-        &serde_json::json!({ "item_id": item.id }),
-    )
-    .await?;
-    store::add_event(
-        c,
-        &attached.conversation_id,
-        "router",
-        "routed",
-        &serde_json::json!({
-            "team_id": out.team_id, "assignee_id": assignee, "priority": out.priority,
-            "tags": out.tags, "rule": out.rule,
-        }),
-    )
-    .await?;
+    store::add_events(c, &events).await?;
     Ok(())
 }
 
@@ -602,10 +638,8 @@ impl App {
                     let ctx = RoutingContext::load(&mut tx, &item.workspace_id).await?;
                     contexts.insert(item.workspace_id.clone(), ctx);
                 }
-                if let Some(Some(ctx)) = contexts.get(&item.workspace_id) {
-                    thread_item(&mut tx, ctx, item, &mut report).await?;
-                }
             }
+            thread_batch(&mut tx, &contexts, &found, &mut report).await?;
             store::set_cursor(&mut tx, ROUTER_CURSOR, contiguous).await?;
             tx.commit().await?;
             report.seq = contiguous;

@@ -1,9 +1,11 @@
 //! The unified inbox: conversations (items threaded together), routing rules, the router's
 //! cursor in `item_changes`, and each conversation's timeline of events.
 
+use crate::queries::placeholders;
 use crate::{classify, opt_str, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Conversation {
@@ -65,14 +67,16 @@ const CONVERSATION: &str = "SELECT c.id, c.workspace_id, c.network, c.thread_key
     c.snoozed_until, c.priority, c.team_id, c.assignee_id, c.tags, c.routed_by_rule, c.first_item_at, \
     c.last_item_at, c.item_count, c.created_at, c.updated_at FROM conversations c";
 
-/// What [`attach_item`] did with an item.
+/// What [`attach_items`] did with one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attached {
     pub conversation_id: String,
-    /// The conversation was created for this item (so it is to be routed).
+    /// The conversation was created for this item (and routed by the caller's `route`).
     pub created: bool,
     /// The item already belonged to a conversation; nothing was written.
     pub already: bool,
+    /// The item opened its closed or snoozed conversation again: the status it had.
+    pub reopened: Option<String>,
 }
 
 /// Where an item goes: its workspace, network and thread key, and the conversation kind to
@@ -85,74 +89,296 @@ pub struct ThreadRef<'a> {
     pub kind: &'a str,
     pub item_id: &'a str,
     pub item_created_at: &'a str,
+    /// The customer wrote again: a closed or snoozed conversation this item joins is opened.
+    pub reopens: bool,
 }
 
-/// Puts an item into the conversation of its thread key, creating the conversation if need
-/// be. Idempotent: an item already in a conversation stays where it is and nothing changes.
-pub async fn attach_item(c: &mut AnyConnection, t: &ThreadRef<'_>) -> Result<Attached> {
-    if let Some(id) = conversation_of_item(&mut *c, t.item_id).await? {
-        return Ok(Attached {
-            conversation_id: id,
-            created: false,
-            already: true,
-        });
+/// Where a new conversation goes, decided when it is created.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routing {
+    pub team_id: Option<String>,
+    pub priority: String,
+    pub tags: Vec<String>,
+    pub rule: Option<String>,
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 bind parameters at 16 columns.
+const ROWS: usize = 400;
+
+type Key = (String, String, String);
+
+fn key_of(t: &ThreadRef<'_>) -> Key {
+    (
+        t.workspace_id.to_string(),
+        t.network.to_string(),
+        t.thread_key.to_string(),
+    )
+}
+
+struct NewConversation {
+    id: String,
+    at: usize,
+    routing: Routing,
+    first: String,
+    last: String,
+    count: i64,
+}
+
+/// Puts each item into the conversation of its thread key, in the order given, creating the
+/// conversations that do not exist yet; `route(i)` is asked where the conversation created by
+/// `refs[i]` goes. Idempotent: an item already in a conversation stays where it is.
+///
+/// The whole batch costs a fixed handful of statements (look-ups, multi-row inserts, one
+/// multi-row counter update), not a few per item: the router's throughput rests on it.
+pub async fn attach_items<F>(
+    c: &mut AnyConnection,
+    refs: &[ThreadRef<'_>],
+    mut route: F,
+) -> Result<Vec<Attached>>
+where
+    F: FnMut(usize) -> Routing,
+{
+    let sqlite = c.backend_name() == "SQLite";
+    let item_ids: Vec<&str> = refs.iter().map(|t| t.item_id).collect();
+    let members = memberships(&mut *c, &item_ids).await?;
+    let wanted: Vec<Key> = refs
+        .iter()
+        .filter(|t| !members.contains_key(t.item_id))
+        .map(key_of)
+        .collect();
+    let existing = find_threads(&mut *c, &wanted).await?;
+
+    let mut out = Vec::with_capacity(refs.len());
+    let mut fresh: HashMap<Key, NewConversation> = HashMap::new();
+    // Existing conversations joined: (items, earliest, latest).
+    let mut bumps: HashMap<String, (i64, String, String)> = HashMap::new();
+    let mut reopen: Vec<String> = Vec::new();
+    let mut joined_in_batch: HashSet<String> = HashSet::new();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (i, t) in refs.iter().enumerate() {
+        if let Some(id) = members.get(t.item_id) {
+            out.push(Attached {
+                conversation_id: id.clone(),
+                created: false,
+                already: true,
+                reopened: None,
+            });
+            continue;
+        }
+        if !joined_in_batch.insert(t.item_id.to_string()) {
+            // The same item twice in one batch: it is in already.
+            let id = pairs
+                .iter()
+                .find(|(item, _)| *item == t.item_id)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default();
+            out.push(Attached {
+                conversation_id: id,
+                created: false,
+                already: true,
+                reopened: None,
+            });
+            continue;
+        }
+        let key = key_of(t);
+        let at = t.item_created_at;
+        if let Some((id, status)) = existing.get(&key) {
+            let b = bumps
+                .entry(id.clone())
+                .or_insert_with(|| (0, at.to_string(), at.to_string()));
+            b.0 += 1;
+            if at < b.1.as_str() {
+                b.1 = at.to_string();
+            }
+            if at > b.2.as_str() {
+                b.2 = at.to_string();
+            }
+            if t.reopens && (status == "closed" || status == "snoozed") && !reopen.contains(id) {
+                reopen.push(id.clone());
+            }
+            pairs.push((t.item_id, id.clone()));
+            out.push(Attached {
+                conversation_id: id.clone(),
+                created: false,
+                already: false,
+                reopened: None,
+            });
+            continue;
+        }
+        match fresh.get_mut(&key) {
+            Some(n) => {
+                n.count += 1;
+                if at < n.first.as_str() {
+                    n.first = at.to_string();
+                }
+                if at > n.last.as_str() {
+                    n.last = at.to_string();
+                }
+                pairs.push((t.item_id, n.id.clone()));
+                out.push(Attached {
+                    conversation_id: n.id.clone(),
+                    created: false,
+                    already: false,
+                    reopened: None,
+                });
+            }
+            None => {
+                let n = NewConversation {
+                    id: crate::new_id(),
+                    at: i,
+                    routing: route(i),
+                    first: at.to_string(),
+                    last: at.to_string(),
+                    count: 1,
+                };
+                pairs.push((t.item_id, n.id.clone()));
+                out.push(Attached {
+                    conversation_id: n.id.clone(),
+                    created: true,
+                    already: false,
+                    reopened: None,
+                });
+                fresh.insert(key, n);
+            }
+        }
     }
+
     let now = crate::now();
-    let fresh = crate::new_id();
-    let inserted = sqlx::query(
-        "INSERT INTO conversations (id, workspace_id, network, thread_key, kind, status, snoozed_until, priority, \
-         team_id, assignee_id, tags, routed_by_rule, first_item_at, last_item_at, item_count, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'open', NULL, 'normal', NULL, NULL, '[]', NULL, $6, $6, 0, $7, $7) \
-         ON CONFLICT (workspace_id, network, thread_key) DO NOTHING",
-    )
-    .bind(&fresh)
-    .bind(t.workspace_id)
-    .bind(t.network)
-    .bind(t.thread_key)
-    .bind(t.kind)
-    .bind(t.item_created_at)
-    .bind(&now)
-    .execute(&mut *c)
-    .await
-    .map_err(classify)?;
-    let created = inserted.rows_affected() == 1;
-    let id: String = if created {
-        fresh
-    } else {
-        sqlx::query(
-            "SELECT id FROM conversations WHERE workspace_id = $1 AND network = $2 AND thread_key = $3",
-        )
-        .bind(t.workspace_id)
-        .bind(t.network)
-        .bind(t.thread_key)
-        .fetch_one(&mut *c)
-        .await?
-        .try_get("id")?
-    };
-    sqlx::query("INSERT INTO conversation_items (item_id, conversation_id) VALUES ($1, $2)")
-        .bind(t.item_id)
-        .bind(&id)
-        .execute(&mut *c)
-        .await
-        .map_err(classify)?;
-    // A reply that arrives before the post it answers moves the start back; a new item
-    // reopens nothing by itself (status is the team's business).
-    sqlx::query(
-        "UPDATE conversations SET item_count = item_count + 1, \
-         first_item_at = CASE WHEN $1 < first_item_at THEN $1 ELSE first_item_at END, \
-         last_item_at = CASE WHEN $1 > last_item_at THEN $1 ELSE last_item_at END, \
-         updated_at = $2 WHERE id = $3",
-    )
-    .bind(t.item_created_at)
-    .bind(&now)
-    .bind(&id)
-    .execute(&mut *c)
-    .await?;
-    Ok(Attached {
-        conversation_id: id,
-        created,
-        already: false,
-    })
+    let mut created: Vec<&NewConversation> = fresh.values().collect();
+    created.sort_by_key(|n| n.at);
+    for chunk in created.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO conversations (id, workspace_id, network, thread_key, kind, status, priority, \
+             team_id, tags, routed_by_rule, first_item_at, last_item_at, item_count, created_at, updated_at) \
+             VALUES {}",
+            crate::items::value_rows(sqlite, chunk.len(), 15)
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            let t = &refs[n.at];
+            q = q
+                .bind(&n.id)
+                .bind(t.workspace_id)
+                .bind(t.network)
+                .bind(t.thread_key)
+                .bind(t.kind)
+                .bind("open")
+                .bind(&n.routing.priority)
+                .bind(n.routing.team_id.as_deref())
+                .bind(json_list(&n.routing.tags))
+                .bind(n.routing.rule.as_deref())
+                .bind(&n.first)
+                .bind(&n.last)
+                .bind(n.count)
+                .bind(&now)
+                .bind(&now);
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
+    for chunk in pairs.chunks(ROWS * 4) {
+        let sql = format!(
+            "INSERT INTO conversation_items (item_id, conversation_id) VALUES {}",
+            crate::items::value_rows(sqlite, chunk.len(), 2)
+        );
+        let mut q = sqlx::query(&sql);
+        for (item, conv) in chunk {
+            q = q.bind(*item).bind(conv);
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
+    // A reply that arrives before the post it answers moves the start back.
+    let bumps: Vec<(String, (i64, String, String))> = bumps.into_iter().collect();
+    for chunk in bumps.chunks(ROWS) {
+        let sql = format!(
+            "UPDATE conversations SET item_count = conversations.item_count + v.column2, \
+             first_item_at = CASE WHEN v.column3 < conversations.first_item_at THEN v.column3 ELSE conversations.first_item_at END, \
+             last_item_at = CASE WHEN v.column4 > conversations.last_item_at THEN v.column4 ELSE conversations.last_item_at END, \
+             updated_at = v.column5 FROM (VALUES {}) AS v WHERE conversations.id = v.column1",
+            crate::items::value_rows(sqlite, chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, (n, first, last)) in chunk {
+            q = q.bind(id).bind(*n).bind(first).bind(last).bind(&now);
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
+    let reopened: HashMap<String, String> =
+        reopen_many(&mut *c, &reopen).await?.into_iter().collect();
+    if !reopened.is_empty() {
+        let mut told = HashSet::new();
+        for (a, t) in out.iter_mut().zip(refs) {
+            if t.reopens && !a.already && !a.created && told.insert(a.conversation_id.clone()) {
+                a.reopened = reopened.get(&a.conversation_id).cloned();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The conversations the given items belong to: item id -> conversation id.
+async fn memberships(c: &mut AnyConnection, item_ids: &[&str]) -> Result<HashMap<String, String>> {
+    let sqlite = c.backend_name() == "SQLite";
+    let mut out = HashMap::new();
+    for chunk in item_ids.chunks(ROWS) {
+        let sql = format!(
+            "SELECT item_id, conversation_id FROM conversation_items WHERE item_id IN ({})",
+            (1..=chunk.len())
+                .map(|i| crate::items::placeholder(sqlite, i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.insert(r.try_get("item_id")?, r.try_get("conversation_id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// The existing conversations of the given thread keys: key -> (id, status).
+async fn find_threads(
+    c: &mut AnyConnection,
+    keys: &[Key],
+) -> Result<HashMap<Key, (String, String)>> {
+    let sqlite = c.backend_name() == "SQLite";
+    let mut groups: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for (ws, network, key) in keys {
+        groups
+            .entry((ws.as_str(), network.as_str()))
+            .or_default()
+            .insert(key.as_str());
+    }
+    let mut out = HashMap::new();
+    for ((ws, network), wanted) in groups {
+        let wanted: Vec<&str> = wanted.into_iter().collect();
+        for chunk in wanted.chunks(ROWS) {
+            let sql = format!(
+                "SELECT id, thread_key, status FROM conversations \
+                 WHERE workspace_id = {} AND network = {} AND thread_key IN ({})",
+                crate::items::placeholder(sqlite, 1),
+                crate::items::placeholder(sqlite, 2),
+                (3..chunk.len() + 3)
+                    .map(|i| crate::items::placeholder(sqlite, i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(ws).bind(network);
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            for r in q.fetch_all(&mut *c).await? {
+                let key: String = r.try_get("thread_key")?;
+                out.insert(
+                    (ws.to_string(), network.to_string(), key),
+                    (r.try_get("id")?, r.try_get("status")?),
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub async fn conversation_of_item(c: &mut AnyConnection, item_id: &str) -> Result<Option<String>> {
@@ -424,18 +650,48 @@ pub async fn add_event(
     kind: &str,
     data: &serde_json::Value,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO conversation_events (id, conversation_id, at, actor, kind, data) VALUES ($1, $2, $3, $4, $5, $6)",
+    add_events(
+        c,
+        &[NewEvent {
+            conversation_id,
+            actor,
+            kind,
+            data: data.clone(),
+        }],
     )
-    .bind(crate::new_id())
-    .bind(conversation_id)
-    .bind(crate::now())
-    .bind(actor)
-    .bind(kind)
-    .bind(data.to_string())
-    .execute(c)
     .await
-    .map_err(classify)?;
+}
+
+/// A timeline entry to write with [`add_events`].
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub conversation_id: &'a str,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub data: serde_json::Value,
+}
+
+/// Writes timeline entries in as few statements as the batch allows, in the order given.
+pub async fn add_events(c: &mut AnyConnection, events: &[NewEvent<'_>]) -> Result<()> {
+    let sqlite = c.backend_name() == "SQLite";
+    let now = crate::now();
+    for chunk in events.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO conversation_events (id, conversation_id, at, actor, kind, data) VALUES {}",
+            crate::items::value_rows(sqlite, chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(crate::new_id())
+                .bind(e.conversation_id)
+                .bind(&now)
+                .bind(e.actor)
+                .bind(e.kind)
+                .bind(e.data.to_string());
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
     Ok(())
 }
 
@@ -627,17 +883,44 @@ pub async fn due_snoozed(c: &mut AnyConnection, now: &str) -> Result<Vec<(String
         .collect()
 }
 
-/// Opens a closed or snoozed conversation again (one statement, so the router can call it for
-/// every joining item); returns the status it had, or None when it was already open.
-pub async fn reopen(c: &mut AnyConnection, id: &str) -> Result<Option<String>> {
-    let row = sqlx::query(
-        "SELECT status FROM conversations WHERE id = $1 AND status IN ('closed', 'snoozed')",
-    )
-    .bind(id)
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let was: String = row.try_get("status")?;
-    set_status(c, id, "open", None).await?;
-    Ok(Some(was))
+/// Opens closed or snoozed conversations again; returns (id, the status it had) for those
+/// that were, and leaves open ones alone.
+pub async fn reopen_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(ROWS) {
+        let ph = placeholders(1, chunk.len());
+        let sql = format!(
+            "SELECT id, status FROM conversations WHERE id IN ({ph}) AND status IN ('closed', 'snoozed')"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        let was: Vec<(String, String)> = q
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("status")?)))
+            .collect::<Result<_>>()?;
+        if was.is_empty() {
+            continue;
+        }
+        let n = was.len();
+        let sql = format!(
+            "UPDATE conversations SET status = 'open', snoozed_until = NULL, closed_at = NULL, \
+             updated_at = ${} WHERE id IN ({})",
+            n + 1,
+            placeholders(1, n)
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, _) in &was {
+            q = q.bind(id);
+        }
+        q.bind(crate::now())
+            .execute(&mut *c)
+            .await
+            .map_err(classify)?;
+        out.extend(was);
+    }
+    Ok(out)
 }

@@ -107,12 +107,28 @@ pub async fn upsert_batch(
 
 /// SQLite looks a numbered parameter up by name in a list, which makes binding thousands of
 /// `$n` parameters quadratic; plain `?` binds in order. PostgreSQL needs `$n`.
-fn placeholder(sqlite: bool, i: usize) -> String {
+/// The `i`th bind parameter: `?` on SQLite, where numbered ones cost quadratic time in long
+/// statements, `$i` on PostgreSQL.
+pub(crate) fn placeholder(sqlite: bool, i: usize) -> String {
     if sqlite {
         "?".to_string()
     } else {
         format!("${i}")
     }
+}
+
+/// `(p, p, ...), (p, p, ...)`: `rows` tuples of `cols` parameters each, numbered from 1.
+pub(crate) fn value_rows(sqlite: bool, rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let one = (1..=cols)
+                .map(|i| placeholder(sqlite, r * cols + i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({one})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn upsert_chunk(
@@ -123,18 +139,7 @@ async fn upsert_chunk(
     let sqlite = c.backend_name() == "SQLite";
     let now = crate::now();
     let n = COLUMNS.len();
-    let values = (0..chunk.len())
-        .map(|r| {
-            format!(
-                "({})",
-                (1..=n)
-                    .map(|i| placeholder(sqlite, r * n + i))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let values = value_rows(sqlite, chunk.len(), n);
     // On conflict everything the network can change is replaced (id and ingested_at stay),
     // but only when the content differs: an unchanged re-delivery writes nothing.
     let updates = COLUMNS
@@ -216,16 +221,7 @@ async fn upsert_chunk(
 pub async fn log_changes(c: &mut AnyConnection, ids: &[String], now: &str) -> Result<()> {
     let sqlite = c.backend_name() == "SQLite";
     for chunk in ids.chunks(CHUNK) {
-        let values = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "({}, {})",
-                    placeholder(sqlite, 2 * i + 1),
-                    placeholder(sqlite, 2 * i + 2)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = value_rows(sqlite, chunk.len(), 2);
         let sql = format!("INSERT INTO item_changes (item_id, changed_at) VALUES {values}");
         let mut q = sqlx::query(&sql);
         for id in chunk {

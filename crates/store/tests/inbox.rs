@@ -90,29 +90,93 @@ fn thread<'a>(w: &'a Workspace, item: &'a Item, key: &'a str) -> ThreadRef<'a> {
         kind: "thread",
         item_id: &item.id,
         item_created_at: &item.created_at,
+        reopens: true,
     }
 }
 
+/// Threads one item as the router would, unrouted.
+async fn attach(tx: &mut AnyConnection, t: ThreadRef<'_>) -> inbox::Attached {
+    let mut out = inbox::attach_items(tx, &[t], |_| inbox::Routing {
+        priority: "normal".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    out.remove(0)
+}
+
 backend_tests! {
+    one_batch_creates_each_conversation_once_and_reopens_on_a_customer_reply => |store: Store| async move {
+        let (w, its) = setup(&store).await;
+        let mut tx = store.write().await.unwrap();
+        let mut asked = Vec::new();
+        let refs = [thread(&w, &its[0], "post"), thread(&w, &its[1], "post"), thread(&w, &its[0], "post")];
+        let out = inbox::attach_items(&mut tx, &refs, |i| {
+            asked.push(i);
+            inbox::Routing { priority: "high".into(), tags: vec!["vip".into()], ..Default::default() }
+        })
+        .await
+        .unwrap();
+        assert_eq!(asked, vec![0], "routed once, on the item that created it");
+        assert!(out[0].created && !out[1].created && !out[1].already && out[2].already, "{out:?}");
+        assert!(out.iter().all(|a| a.conversation_id == out[0].conversation_id));
+        let id = out[0].conversation_id.clone();
+        inbox::set_status(&mut tx, &id, "closed", None).await.unwrap();
+        // Our own reply does not reopen it; the customer's does, once.
+        let ours = ThreadRef { reopens: false, ..thread(&w, &its[2], "post") };
+        let quiet = inbox::attach_items(&mut tx, &[ours], |_| unreachable!("joins")).await.unwrap();
+        assert_eq!(quiet[0].reopened, None);
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let conv = inbox::get(&mut c, &w.id, &id).await.unwrap().unwrap();
+        assert_eq!((conv.status.as_str(), conv.item_count, conv.priority.as_str()), ("closed", 3, "high"));
+        assert_eq!(conv.tags, vec!["vip".to_string()]);
+        assert_eq!(conv.first_item_at, "2026-11-20T09:00:00.000Z");
+        drop(c);
+
+        let mut tx = store.write().await.unwrap();
+        items::upsert_batch(&mut tx, &w.id, vec![
+            write("q1", "2026-11-21T10:00:00.000Z"),
+            write("q2", "2026-11-21T11:00:00.000Z"),
+            write("q3", "2026-11-21T12:00:00.000Z"),
+        ]).await.unwrap();
+        let mut more = Vec::new();
+        for ext in ["q1", "q2", "q3"] {
+            more.push(items::get_by_external(&mut tx, &w.id, "mastodon", ext).await.unwrap().unwrap());
+        }
+        let w2 = w.clone();
+        let first = attach(&mut tx, thread(&w2, &more[0], "p")).await;
+        inbox::set_status(&mut tx, &first.conversation_id, "snoozed", Some("2030-01-01T00:00:00.000Z")).await.unwrap();
+        let out = inbox::attach_items(&mut tx, &[thread(&w2, &more[1], "p"), thread(&w2, &more[2], "p")], |_| unreachable!("joins"))
+            .await
+            .unwrap();
+        assert_eq!(out[0].reopened.as_deref(), Some("snoozed"));
+        assert_eq!(out[1].reopened, None, "told once per conversation");
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let conv = inbox::get(&mut c, &w2.id, &first.conversation_id).await.unwrap().unwrap();
+        assert_eq!((conv.status.as_str(), conv.snoozed_until.clone(), conv.item_count), ("open", None, 3));
+    };
+
     threading_is_idempotent_and_one_item_is_in_one_conversation => |store: Store| async move {
         let (w, its) = setup(&store).await;
         let mut tx = store.write().await.unwrap();
-        let first = inbox::attach_item(&mut tx, &thread(&w, &its[0], "post")).await.unwrap();
+        let first = attach(&mut tx, thread(&w, &its[0], "post")).await;
         assert!(first.created && !first.already);
         // The same item again: nothing changes.
-        let again = inbox::attach_item(&mut tx, &thread(&w, &its[0], "post")).await.unwrap();
+        let again = attach(&mut tx, thread(&w, &its[0], "post")).await;
         assert_eq!(again.conversation_id, first.conversation_id);
         assert!(again.already && !again.created);
         // Even under another key it stays where it is.
-        let elsewhere = inbox::attach_item(&mut tx, &thread(&w, &its[0], "other")).await.unwrap();
+        let elsewhere = attach(&mut tx, thread(&w, &its[0], "other")).await;
         assert_eq!(elsewhere.conversation_id, first.conversation_id);
         assert!(elsewhere.already);
         // A reply joins; an older item moves the start back.
-        let reply = inbox::attach_item(&mut tx, &thread(&w, &its[1], "post")).await.unwrap();
+        let reply = attach(&mut tx, thread(&w, &its[1], "post")).await;
         assert_eq!(reply.conversation_id, first.conversation_id);
         assert!(!reply.created && !reply.already);
-        inbox::attach_item(&mut tx, &thread(&w, &its[2], "post")).await.unwrap();
-        inbox::attach_item(&mut tx, &thread(&w, &its[2], "post")).await.unwrap();
+        attach(&mut tx, thread(&w, &its[2], "post")).await;
+        attach(&mut tx, thread(&w, &its[2], "post")).await;
         tx.commit().await.unwrap();
 
         let mut c = store.read().await.unwrap();
@@ -157,7 +221,7 @@ backend_tests! {
         assert_eq!(inbox::lock_cursor(&mut tx, "router").await.unwrap(), 0, "rolled back");
         inbox::set_cursor(&mut tx, "router", 7).await.unwrap();
         inbox::insert_rule(&mut tx, &rule).await.unwrap();
-        let conv = inbox::attach_item(&mut tx, &thread(&w, &its[0], "post")).await.unwrap();
+        let conv = attach(&mut tx, thread(&w, &its[0], "post")).await;
         inbox::add_event(&mut tx, &conv.conversation_id, "router", "created", &serde_json::json!({"item_id": its[0].id})).await.unwrap();
         inbox::set_routing(&mut tx, &conv.conversation_id, None, None, "high", &["login".to_string()], Some(&rule.id)).await.unwrap();
         tx.commit().await.unwrap();
