@@ -141,6 +141,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ),
     (
         "GET",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/handoffs",
+    ),
+    (
+        "POST",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}/handoffs",
+    ),
+    (
+        "GET",
         "/api/v1/workspaces/{ws}/conversations/{conversation}/presence",
     ),
     (
@@ -330,6 +338,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/workspaces/{ws}/conversations/{conversation}/replies",
             get(inbox_work_api::list_replies).post(inbox_work_api::create_reply),
+        )
+        .route(
+            "/workspaces/{ws}/conversations/{conversation}/handoffs",
+            get(inbox_work_api::list_handoffs).post(inbox_work_api::handoff),
         )
         .route(
             "/workspaces/{ws}/conversations/{conversation}/presence",

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use switchboard_service::handoff::HandoffInput;
 use switchboard_service::inbox_work::{
     NoteInput, PresenceInput, ReplyInput, SavedReplyInput, SavedReplyPatch,
 };
@@ -152,4 +153,31 @@ pub async fn get_presence(
         .get_presence(&user.actor(), &ws, &conversation)
         .await?;
     Ok(Json(json!({ "others": others })).into_response())
+}
+
+pub async fn list_handoffs(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, conversation)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let handoffs = state
+        .app
+        .list_handoffs(&user.actor(), &ws, &conversation)
+        .await?;
+    Ok(Json(json!({ "handoffs": handoffs })).into_response())
+}
+
+/// 202: the hand-offs are queued (delivered by the job worker); pending ones are answered
+/// again rather than sent twice.
+pub async fn handoff(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, conversation)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HandoffInput>,
+) -> ApiResult<Response> {
+    let handoffs = state
+        .app
+        .handoff_conversation(&user.actor(), &ws, &conversation, body)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "handoffs": handoffs }))).into_response())
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod channels;
 pub mod demo;
 mod error;
+pub mod handoff;
 pub mod inbox;
 pub mod inbox_work;
 pub mod ingest;

@@ -44,6 +44,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Retries wait at most this long, whatever a `Retry-After` asks for.
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 const MAX_EVENTS: usize = 50;
+/// How much of a 2xx answer is read (for a hand-off's remote id and link).
+const MAX_ANSWER: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,7 +144,7 @@ pub async fn emit(
 }
 
 /// One delivery to one webhook and its job; None when this webhook already has `dedupe`.
-async fn enqueue_delivery(
+pub(crate) async fn enqueue_delivery(
     c: &mut AnyConnection,
     hook: &Webhook,
     event: &str,
@@ -187,6 +189,8 @@ struct Attempt {
     status: Option<u16>,
     error: Option<String>,
     retry_after: Option<Duration>,
+    /// The start of a 2xx answer's body: a hand-off's receiver names its record there.
+    answer: Option<String>,
 }
 
 impl Attempt {
@@ -195,6 +199,7 @@ impl Attempt {
             status: None,
             error: Some(error.into()),
             retry_after: None,
+            answer: None,
         }
     }
 
@@ -464,6 +469,8 @@ impl App {
                 Some(&stamp),
             )
             .await?;
+            crate::handoff::settle(&mut tx, &delivery, true, attempt.answer.as_deref(), None)
+                .await?;
             jobs::complete(&mut tx, &job.id).await?;
         } else if attempt.retryable() && !job.is_last_attempt() {
             let wait = backoff(job.attempts)
@@ -496,6 +503,7 @@ impl App {
                 None,
             )
             .await?;
+            crate::handoff::settle(&mut tx, &delivery, false, None, Some(&error)).await?;
             jobs::dead(&mut tx, &job.id, &error).await?;
         }
         tx.commit().await?;
@@ -540,8 +548,13 @@ impl App {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let error = if status.is_success() {
-            None
+        let (error, answer) = if status.is_success() {
+            let body = tokio::time::timeout(TIMEOUT, res.text())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            (None, Some(body.chars().take(MAX_ANSWER).collect()))
         } else {
             // The start of the answer says most about why it was refused.
             let text = tokio::time::timeout(TIMEOUT, res.text())
@@ -550,16 +563,18 @@ impl App {
                 .and_then(Result::ok)
                 .unwrap_or_default();
             let snippet: String = text.trim().chars().take(200).collect();
-            Some(if snippet.is_empty() {
+            let error = if snippet.is_empty() {
                 format!("HTTP {status}")
             } else {
                 format!("HTTP {status}: {snippet}")
-            })
+            };
+            (Some(error), None)
         };
         Attempt {
             status: Some(status.as_u16()),
             error,
             retry_after,
+            answer,
         }
     }
 }

@@ -340,3 +340,118 @@ pub async fn first_response_at(
         .transpose()?
         .flatten())
 }
+
+// ---------------------------------------------------------------- hand-offs
+
+/// A conversation handed to one webhook (a CRM or helpdesk).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Handoff {
+    pub id: String,
+    pub conversation_id: String,
+    pub webhook_id: String,
+    pub webhook_name: String,
+    pub delivery_id: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// The receiver's id for what it made of it (a ticket, a lead), when it answered one.
+    pub remote_id: Option<String>,
+    pub remote_url: Option<String>,
+    pub error: Option<String>,
+    pub requested_by: String,
+    pub note: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn handoff(r: &AnyRow) -> Result<Handoff> {
+    Ok(Handoff {
+        id: r.try_get("id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        webhook_id: r.try_get("webhook_id")?,
+        webhook_name: r.try_get("webhook_name")?,
+        delivery_id: r.try_get("delivery_id")?,
+        status: r.try_get("status")?,
+        remote_id: opt_str(r, "remote_id")?,
+        remote_url: opt_str(r, "remote_url")?,
+        error: opt_str(r, "error")?,
+        requested_by: r.try_get("requested_by")?,
+        note: opt_str(r, "note")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const HANDOFF: &str = "SELECT id, conversation_id, webhook_id, webhook_name, delivery_id, status, \
+    remote_id, remote_url, error, requested_by, note, created_at, updated_at FROM conversation_handoffs";
+
+pub async fn insert_handoff(c: &mut AnyConnection, h: &Handoff) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO conversation_handoffs (id, conversation_id, webhook_id, webhook_name, delivery_id, \
+         status, remote_id, remote_url, error, requested_by, note, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&h.id)
+    .bind(&h.conversation_id)
+    .bind(&h.webhook_id)
+    .bind(&h.webhook_name)
+    .bind(&h.delivery_id)
+    .bind(&h.status)
+    .bind(h.remote_id.as_deref())
+    .bind(h.remote_url.as_deref())
+    .bind(h.error.as_deref())
+    .bind(&h.requested_by)
+    .bind(h.note.as_deref())
+    .bind(&h.created_at)
+    .bind(&h.updated_at)
+    .execute(c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+/// A conversation's hand-offs, oldest first.
+pub async fn handoffs(c: &mut AnyConnection, conversation_id: &str) -> Result<Vec<Handoff>> {
+    let rows = sqlx::query(&format!(
+        "{HANDOFF} WHERE conversation_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(conversation_id)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(handoff).collect()
+}
+
+pub async fn handoff_by_delivery(
+    c: &mut AnyConnection,
+    delivery_id: &str,
+) -> Result<Option<Handoff>> {
+    let row = sqlx::query(&format!("{HANDOFF} WHERE delivery_id = $1"))
+        .bind(delivery_id)
+        .fetch_optional(c)
+        .await?;
+    row.as_ref().map(handoff).transpose()
+}
+
+/// Records the outcome of a hand-off's delivery; false when it was already final.
+pub async fn finish_handoff(
+    c: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    remote_id: Option<&str>,
+    remote_url: Option<&str>,
+    error: Option<&str>,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE conversation_handoffs SET status = $1, remote_id = $2, remote_url = $3, error = $4, \
+         updated_at = $5 WHERE id = $6 AND status = 'pending'",
+    )
+    .bind(status)
+    .bind(remote_id)
+    .bind(remote_url)
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

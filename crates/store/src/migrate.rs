@@ -73,6 +73,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_sla.sql"),
         postgres: include_str!("../migrations/postgres/0010_sla.sql"),
     },
+    Migration {
+        version: 11,
+        name: "handoffs",
+        sqlite: include_str!("../migrations/sqlite/0011_handoffs.sql"),
+        postgres: include_str!("../migrations/postgres/0011_handoffs.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

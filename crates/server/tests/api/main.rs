@@ -4,8 +4,10 @@
 mod helpers;
 
 mod auth;
+mod bluesky_reply;
 mod channels;
 mod errors;
+mod handoff;
 mod inbox;
 mod inbox_work;
 mod ingest;
