@@ -8,7 +8,8 @@
 //!
 //! Errors ([`ConnectorError`]) say what the caller should do: `Unauthorized` means the channel
 //! needs reconnecting, `RateLimited` carries the wait, `Unavailable` is worth retrying later,
-//! `Protocol` means the server does not speak the documented API.
+//! `Protocol` means the server does not speak the documented API, `Invalid` that the request
+//! itself cannot succeed (a post that is too long).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -21,7 +22,10 @@ use switchboard_core::NewItem;
 mod bluesky;
 mod mastodon;
 
-pub use bluesky::{BlueskyClient, BlueskyFeed, SessionTokens};
+pub use bluesky::{
+    check_post_text, tid_for_key, BlueskyClient, BlueskyFeed, PostedRecord, SessionTokens,
+    MAX_POST_GRAPHEMES,
+};
 pub use mastodon::{MastodonAccount, MastodonClient, MastodonFeed, PostedStatus};
 
 /// What a poll needs to remember between runs, for every feed of a channel. Serialisable so
@@ -98,6 +102,10 @@ pub enum ConnectorError {
     /// A response that does not match the documented API.
     #[error("unexpected response: {0}")]
     Protocol(String),
+    /// The request cannot succeed as it is (a post over the network's length limit, a reply
+    /// to a post that is gone): sending it again will not help.
+    #[error("refused: {0}")]
+    Invalid(String),
 }
 
 impl ConnectorError {

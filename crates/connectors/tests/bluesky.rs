@@ -1,6 +1,8 @@
 //! BlueskyClient against a local axum server implementing the documented XRPC endpoints with
 //! state: createSession / refreshSession (tokens issued, expired, revoked), searchPosts and
-//! listNotifications (newest first, opaque `cursor` leading to older entries), rate limits.
+//! listNotifications (newest first, opaque `cursor` leading to older entries), rate limits, and
+//! the calls of a reply: getPosts, createRecord (a taken record key is refused as the
+//! reference PDS does) and getRecord.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,26 @@ struct Mock {
     fail_5xx: u32,
     /// Path and query of every request.
     requests: Vec<String>,
+    /// Records of the account's repo (app.bsky.feed.post), in creation order.
+    repo: Vec<Created>,
+    /// How createRecord refuses a taken record key: the reference PDS answers 500
+    /// `InternalServerError` (bluesky-social/atproto#3718); an explicit 400 is proposed.
+    duplicate_as_400: bool,
+    /// Create this many records, then answer 502 as if the response had been lost.
+    lose_created_responses: u32,
+}
+
+#[derive(Clone)]
+struct Created {
+    rkey: String,
+    cid: String,
+    record: Value,
+}
+
+impl Created {
+    fn uri(&self) -> String {
+        format!("at://{DID}/app.bsky.feed.post/{}", self.rkey)
+    }
 }
 
 type S = Arc<Mutex<Mock>>;
@@ -249,6 +271,153 @@ async fn list_notifications(
     m.respond(body)
 }
 
+async fn get_posts(
+    State(s): State<S>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let mut m = s.lock().unwrap();
+    if let Some(r) = m.gate(&headers, &uri) {
+        return r;
+    }
+    let uris: Vec<&String> = q
+        .iter()
+        .filter(|(k, _)| k == "uris")
+        .map(|(_, v)| v)
+        .collect();
+    if uris.is_empty() || uris.len() > 25 {
+        return xrpc_error(StatusCode::BAD_REQUEST, "InvalidRequest", "uris: 1 to 25");
+    }
+    // Unknown (deleted) posts are left out, as the AppView does.
+    let mut posts = Vec::new();
+    for u in uris {
+        if let Some(p) = m.posts.iter().find(|p| p["uri"] == u.as_str()) {
+            posts.push(p.clone());
+        } else if let Some(c) = m.repo.iter().find(|c| c.uri() == *u) {
+            posts.push(json!({"uri": c.uri(), "cid": c.cid, "author": {"did": DID, "handle": HANDLE},
+                              "record": c.record, "indexedAt": c.record["createdAt"], "labels": []}));
+        }
+    }
+    m.respond(json!({"posts": posts}))
+}
+
+fn is_tid(s: &str) -> bool {
+    const ALPHABET: &str = "234567abcdefghijklmnopqrstuvwxyz";
+    s.len() == 13 && "234567abcdefghij".contains(&s[..1]) && s.chars().all(|c| ALPHABET.contains(c))
+}
+
+async fn create_record(
+    State(s): State<S>,
+    headers: HeaderMap,
+    uri: Uri,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut m = s.lock().unwrap();
+    if let Some(r) = m.gate(&headers, &uri) {
+        return r;
+    }
+    if body["repo"] != DID && body["repo"] != HANDLE {
+        return xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Could not find repo",
+        );
+    }
+    if body["collection"] != "app.bsky.feed.post" {
+        return xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "unexpected collection",
+        );
+    }
+    let record = body["record"].clone();
+    let text = record["text"].as_str().unwrap_or("");
+    let valid = record["$type"] == "app.bsky.feed.post"
+        && record["createdAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+        && text.len() <= 3000
+        && ["root", "parent"].iter().all(|r| {
+            let reply = &record["reply"];
+            reply.is_null() || (reply[r]["uri"].is_string() && reply[r]["cid"].is_string())
+        });
+    if !valid {
+        return xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Invalid app.bsky.feed.post record",
+        );
+    }
+    let rkey = match body["rkey"].as_str() {
+        Some(k) if is_tid(k) => k.to_string(),
+        Some(_) => {
+            return xrpc_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "Invalid record key: posts take a TID",
+            )
+        }
+        None => format!("3kauto{:07}", m.repo.len()),
+    };
+    if m.repo.iter().any(|c| c.rkey == rkey) {
+        return if m.duplicate_as_400 {
+            xrpc_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "Record already exists",
+            )
+        } else {
+            xrpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "Internal Server Error",
+            )
+        };
+    }
+    let created = Created {
+        cid: format!("bafyreply{}", m.repo.len() + 1),
+        rkey,
+        record,
+    };
+    m.repo.push(created.clone());
+    if m.lose_created_responses > 0 {
+        m.lose_created_responses -= 1;
+        return xrpc_error(StatusCode::BAD_GATEWAY, "UpstreamFailure", "lost");
+    }
+    m.respond(json!({"uri": created.uri(), "cid": created.cid,
+                     "commit": {"cid": "bafycommit", "rev": "3kcommit"}, "validationStatus": "valid"}))
+}
+
+async fn get_record(
+    State(s): State<S>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut m = s.lock().unwrap();
+    if let Some(r) = m.gate(&headers, &uri) {
+        return r;
+    }
+    let (repo, collection, rkey) = (
+        q.get("repo").map(String::as_str).unwrap_or(""),
+        q.get("collection").map(String::as_str).unwrap_or(""),
+        q.get("rkey").map(String::as_str).unwrap_or(""),
+    );
+    let found = m.repo.iter().find(|c| {
+        (repo == DID || repo == HANDLE) && collection == "app.bsky.feed.post" && c.rkey == rkey
+    });
+    match found {
+        Some(c) => m.respond(json!({"uri": c.uri(), "cid": c.cid, "value": c.record})),
+        // As the reference PDS answers.
+        None => xrpc_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            &format!("Could not locate record: at://{repo}/{collection}/{rkey}"),
+        ),
+    }
+}
+
 async fn start(mock: Mock) -> (String, S) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -270,6 +439,12 @@ async fn start(mock: Mock) -> (String, S) {
             "/xrpc/app.bsky.notification.listNotifications",
             get(list_notifications),
         )
+        .route("/xrpc/app.bsky.feed.getPosts", get(get_posts))
+        .route(
+            "/xrpc/com.atproto.repo.createRecord",
+            axum::routing::post(create_record),
+        )
+        .route("/xrpc/com.atproto.repo.getRecord", get(get_record))
         .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, state)
@@ -726,4 +901,248 @@ async fn rate_limited_mid_walk_resumes_later() {
     let s = &r.cursor.bluesky["search:acme"];
     assert_eq!(s.seen_until.as_deref(), Some(at(6).as_str()));
     assert_eq!(s.resume, None);
+}
+
+// ------------------------------------------------------------------------------ replies
+
+/// A post by erin replying to `parent`, in the thread of `root` (as the AppView shows it).
+fn reply_post(n: u32, text: &str, parent: (&str, &str), root: (&str, &str)) -> Value {
+    let mut p = post(n, text, &at(n));
+    p["record"]["reply"] = json!({"parent": {"uri": parent.0, "cid": parent.1},
+                                  "root": {"uri": root.0, "cid": root.1}});
+    p
+}
+
+fn erin(n: u32) -> String {
+    format!("at://did:plc:erin/app.bsky.feed.post/p{n}")
+}
+
+const REPLY_KEY: &str = "01936b2e-7f3c-7a11-9c3e-4d5e6f708192";
+
+#[tokio::test]
+async fn a_reply_to_a_reply_carries_the_thread_root_and_the_parent() {
+    let (base, state) = start(Mock {
+        posts: vec![
+            post(1, "acme app crashes", &at(1)),
+            reply_post(
+                2,
+                "still crashing",
+                (&erin(1), "bafy1"),
+                (&erin(1), "bafy1"),
+            ),
+            reply_post(3, "and again", (&erin(2), "bafy2"), (&erin(1), "bafy1")),
+        ],
+        ..Mock::default()
+    })
+    .await;
+    let c = client(&base, "app-pass-1234");
+    let text = "@erin.bsky.social sorry about that, a fix ships today";
+    let posted = c.post_reply(&erin(3), text, REPLY_KEY).await.unwrap();
+
+    let rkey = posted.uri.rsplit('/').next().unwrap().to_string();
+    assert!(is_tid(&rkey), "{rkey}");
+    assert_eq!(posted.uri, format!("at://{DID}/app.bsky.feed.post/{rkey}"));
+    assert_eq!(posted.cid, "bafyreply1");
+    assert_eq!(
+        posted.url.as_deref(),
+        Some(format!("https://bsky.app/profile/{DID}/post/{rkey}").as_str())
+    );
+    assert!(!posted.already_posted);
+    {
+        let m = state.lock().unwrap();
+        assert_eq!(m.repo.len(), 1);
+        let record = &m.repo[0].record;
+        assert_eq!(record["text"], text);
+        assert_eq!(record["$type"], "app.bsky.feed.post");
+        assert_eq!(
+            record["reply"],
+            json!({"root": {"uri": erin(1), "cid": "bafy1"}, "parent": {"uri": erin(3), "cid": "bafy3"}})
+        );
+        assert_eq!(
+            record["facets"],
+            json!([{"index": {"byteStart": 0, "byteEnd": 17},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:erin"}]}])
+        );
+        let requests: Vec<&str> = m
+            .requests
+            .iter()
+            .map(|r| r.split('?').next().unwrap())
+            .collect();
+        assert_eq!(
+            requests,
+            [
+                "/xrpc/com.atproto.server.createSession",
+                "/xrpc/app.bsky.feed.getPosts",
+                "/xrpc/com.atproto.repo.createRecord",
+            ]
+        );
+    }
+
+    // Answering a top-level post: it is both root and parent.
+    let top = c
+        .post_reply(&erin(1), "we are on it", "another-key")
+        .await
+        .unwrap();
+    let m = state.lock().unwrap();
+    assert_ne!(top.uri, posted.uri);
+    let record = &m.repo[1].record;
+    assert_eq!(
+        record["reply"],
+        json!({"root": {"uri": erin(1), "cid": "bafy1"}, "parent": {"uri": erin(1), "cid": "bafy1"}})
+    );
+    assert!(record.get("facets").is_none());
+}
+
+#[tokio::test]
+async fn the_same_reply_key_creates_one_record() {
+    for duplicate_as_400 in [false, true] {
+        let (base, state) = start(Mock {
+            posts: vec![post(1, "acme?", &at(1))],
+            duplicate_as_400,
+            ..Mock::default()
+        })
+        .await;
+        let c = client(&base, "app-pass-1234");
+        let first = c.post_reply(&erin(1), "Hello", REPLY_KEY).await.unwrap();
+        // Run again, as after a crash before the caller recorded the first answer.
+        let again = client(&base, "app-pass-1234")
+            .post_reply(&erin(1), "Hello", REPLY_KEY)
+            .await
+            .unwrap();
+        assert_eq!((&again.uri, &again.cid), (&first.uri, &first.cid));
+        assert!(again.already_posted);
+        let m = state.lock().unwrap();
+        assert_eq!(m.repo.len(), 1, "one post on the PDS");
+        let rkey = first.uri.rsplit('/').next().unwrap();
+        assert!(
+            m.requests
+                .iter()
+                .any(|r| r.starts_with("/xrpc/com.atproto.repo.getRecord?") && r.ends_with(rkey)),
+            "{:?}",
+            m.requests
+        );
+    }
+
+    // The PDS created the post but the answer was lost (502): the retry of the same request
+    // finds the key taken, and the post already there is the result.
+    let (base, state) = start(Mock {
+        posts: vec![post(1, "acme?", &at(1))],
+        lose_created_responses: 1,
+        ..Mock::default()
+    })
+    .await;
+    let posted = client(&base, "app-pass-1234")
+        .post_reply(&erin(1), "Hello", REPLY_KEY)
+        .await
+        .unwrap();
+    assert!(posted.already_posted);
+    assert_eq!(state.lock().unwrap().repo.len(), 1);
+}
+
+#[tokio::test]
+async fn reply_errors_map_like_polls() {
+    let (base, state) = start(Mock {
+        posts: vec![post(1, "acme?", &at(1))],
+        ..Mock::default()
+    })
+    .await;
+    let c = client(&base, "app-pass-1234");
+    c.login().await.unwrap();
+
+    state.lock().unwrap().too_many = Some(90);
+    let err = c.post_reply(&erin(1), "Hello", "k-429").await.unwrap_err();
+    let ConnectorError::RateLimited { retry_after } = err else {
+        panic!("{err:?}")
+    };
+    assert!(retry_after > Duration::from_secs(85), "{retry_after:?}");
+
+    // Rate limited on createRecord itself (getPosts let through).
+    {
+        let mut m = state.lock().unwrap();
+        m.pass_before_429 = 1;
+    }
+    let err = c.post_reply(&erin(1), "Hello", "k-429").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::RateLimited { .. }), "{err:?}");
+
+    {
+        let mut m = state.lock().unwrap();
+        m.too_many = None;
+        m.fail_5xx = 100;
+    }
+    let err = c.post_reply(&erin(1), "Hello", "k-5xx").await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unavailable(_)), "{err:?}");
+
+    // An expired access token is refreshed once and the reply goes out once.
+    {
+        let mut m = state.lock().unwrap();
+        m.fail_5xx = 0;
+        m.expire_access();
+    }
+    let posted = c.post_reply(&erin(1), "Hello", "k-ok").await.unwrap();
+    assert!(!posted.already_posted);
+    assert_eq!(count(&state, "/xrpc/com.atproto.server.refreshSession"), 1);
+    assert_eq!(
+        count(&state, "/xrpc/com.atproto.repo.createRecord"),
+        2,
+        "one 429, one post"
+    );
+    assert_eq!(state.lock().unwrap().repo.len(), 1);
+    assert_eq!(
+        c.session().unwrap().access_jwt,
+        "access-2",
+        "the rotated session"
+    );
+
+    // The answered post is gone.
+    let err = c.post_reply(&erin(9), "Hello", "k-gone").await.unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Invalid(ref m) if m.contains("gone")),
+        "{err:?}"
+    );
+    // ... but the retry of a reply that went out before the post was deleted is the reply.
+    state.lock().unwrap().posts.clear();
+    let again = c.post_reply(&erin(1), "Hello", "k-ok").await.unwrap();
+    assert_eq!((&again.uri, again.already_posted), (&posted.uri, true));
+    // A refused app password after a revoked session: reconnect.
+    {
+        let mut m = state.lock().unwrap();
+        m.expire_access();
+        m.refresh_valid.clear();
+        m.password = "revoked".into();
+    }
+    let err = c.post_reply(&erin(1), "Hello", "k-auth").await.unwrap_err();
+    assert!(err.needs_reconnect(), "{err:?}");
+    assert_eq!(state.lock().unwrap().repo.len(), 1);
+}
+
+#[tokio::test]
+async fn text_over_300_graphemes_is_refused_before_any_call() {
+    let (base, state) = start(Mock {
+        posts: vec![post(1, "acme?", &at(1))],
+        ..Mock::default()
+    })
+    .await;
+    let c = client(&base, "app-pass-1234");
+    let err = c
+        .post_reply(&erin(1), &"a".repeat(301), REPLY_KEY)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Invalid(ref m) if m.contains("300")),
+        "{err:?}"
+    );
+    assert!(!err.needs_reconnect());
+    let err = c
+        .post_reply("https://bsky.app/profile/erin/post/p1", "hi", REPLY_KEY)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Invalid(_)), "{err:?}");
+    assert!(state.lock().unwrap().requests.is_empty(), "nothing sent");
+
+    // 300 graphemes of two code points each fit.
+    let posted = c
+        .post_reply(&erin(1), &"👍🏽".repeat(300), REPLY_KEY)
+        .await
+        .unwrap();
+    assert!(!posted.already_posted);
 }

@@ -12,6 +12,7 @@ use switchboard_connectors::{
 use switchboard_core::{validate, Channel, ChannelStatus, Network, NewItem, Permission};
 use switchboard_store::items::channels::{self, ChannelRow};
 use switchboard_store::items::UpsertCounts;
+use switchboard_store::AnyConnection;
 use switchboard_store::{new_id, now, timestamp};
 
 /// What is sealed for a channel.
@@ -25,6 +26,95 @@ pub(crate) enum Credentials {
         app_password: String,
         session: Option<SessionTokens>,
     },
+}
+
+impl Credentials {
+    /// The newest Bluesky session: the one a client holds after a call (refreshes rotate
+    /// the tokens), else the stored one.
+    fn with_session(self, after: Option<SessionTokens>) -> Credentials {
+        match self {
+            Credentials::Bluesky {
+                app_password,
+                session,
+            } => Credentials::Bluesky {
+                app_password,
+                session: after.or(session),
+            },
+            c => c,
+        }
+    }
+}
+
+impl App {
+    /// A channel's credentials, unsealed.
+    pub(crate) fn open_credentials(&self, row: &ChannelRow) -> ServiceResult<Credentials> {
+        serde_json::from_str(
+            &self
+                .config
+                .secrets
+                .open(&row.credentials_sealed, &row.key_id)?,
+        )
+        .map_err(ServiceError::internal)
+    }
+
+    fn seal_credentials(&self, credentials: &Credentials) -> ServiceResult<String> {
+        self.config
+            .secrets
+            .seal(&serde_json::to_string(credentials).map_err(ServiceError::internal)?)
+    }
+
+    /// The client of a Bluesky channel, starting from its stored session when it has one.
+    pub(crate) fn bluesky_client(
+        &self,
+        ch: &Channel,
+        app_password: &str,
+        session: Option<SessionTokens>,
+    ) -> BlueskyClient {
+        let client = BlueskyClient::new(&ch.base_url, &ch.account, app_password, self.http.clone());
+        match session {
+            Some(s) => client.with_session(s),
+            None => client,
+        }
+    }
+
+    /// Stores the session a Bluesky client ended with, when it differs from the one `row`
+    /// was read with, leaving the rest of the channel as it is now. Skipped when the stored
+    /// credentials changed since `row` was read (a poll or a reconnect wrote newer ones).
+    pub(crate) async fn keep_bluesky_session(
+        &self,
+        c: &mut AnyConnection,
+        row: &ChannelRow,
+        read: Credentials,
+        after: Option<SessionTokens>,
+    ) -> ServiceResult<()> {
+        let Credentials::Bluesky { session, .. } = &read else {
+            return Ok(());
+        };
+        if after.is_none() || after == *session {
+            return Ok(());
+        }
+        let Some(now) = channels::get(c, &row.channel.id).await? else {
+            return Ok(());
+        };
+        if now.credentials_sealed != row.credentials_sealed {
+            return Ok(());
+        }
+        let sealed = self.seal_credentials(&read.with_session(after))?;
+        let ch = &now.channel;
+        channels::finish_poll(
+            c,
+            &ch.id,
+            &now.cursor,
+            &sealed,
+            self.config.secrets.key_id(),
+            ch.status,
+            ch.status_message.as_deref(),
+            &ch.next_poll_at,
+            ch.last_polled_at.as_deref().unwrap_or(&ch.created_at),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,10 +297,7 @@ impl App {
                 ))
             }
         };
-        let sealed = self
-            .config
-            .secrets
-            .seal(&serde_json::to_string(&credentials).map_err(ServiceError::internal)?)?;
+        let sealed = self.seal_credentials(&credentials)?;
         let stamp = now();
         let row = ChannelRow {
             channel: Channel {
@@ -327,10 +414,7 @@ impl App {
                 }
             }
         };
-        let sealed = self
-            .config
-            .secrets
-            .seal(&serde_json::to_string(&credentials).map_err(ServiceError::internal)?)?;
+        let sealed = self.seal_credentials(&credentials)?;
         let mut tx = self.store.write().await?;
         channels::finish_poll(
             &mut tx,
@@ -410,13 +494,7 @@ impl App {
 
     async fn poll(&self, row: ChannelRow) -> ServiceResult<PollReport> {
         let ch = row.channel.clone();
-        let credentials: Credentials = serde_json::from_str(
-            &self
-                .config
-                .secrets
-                .open(&row.credentials_sealed, &row.key_id)?,
-        )
-        .map_err(ServiceError::internal)?;
+        let credentials = self.open_credentials(&row)?;
         let mut cursor: Cursor = serde_json::from_str(&row.cursor).unwrap_or_default();
         let client = match &credentials {
             Credentials::Mastodon { access_token } => Client::Mastodon(MastodonClient::new(
@@ -427,14 +505,7 @@ impl App {
             Credentials::Bluesky {
                 app_password,
                 session,
-            } => {
-                let client =
-                    BlueskyClient::new(&ch.base_url, &ch.account, app_password, self.http.clone());
-                Client::Bluesky(match session.clone() {
-                    Some(s) => client.with_session(s),
-                    None => client,
-                })
-            }
+            } => Client::Bluesky(self.bluesky_client(&ch, app_password, session.clone())),
         };
         let mut items: Vec<NewItem> = Vec::new();
         let mut skipped = 0;
@@ -472,16 +543,7 @@ impl App {
             let writes = items.into_iter().map(|i| enricher.prepare(i)).collect();
             self.store_items(&ch.workspace_id, writes).await?
         };
-        let credentials = match credentials {
-            Credentials::Bluesky {
-                app_password,
-                session,
-            } => Credentials::Bluesky {
-                app_password,
-                session: session_after.or(session),
-            },
-            c => c,
-        };
+        let credentials = credentials.with_session(session_after);
         let polled_at = time::OffsetDateTime::now_utc();
         let (status, message, next) = match outcome {
             Ok(None) => (
@@ -513,10 +575,7 @@ impl App {
                 polled_at + self.config.poll_interval * 5,
             ),
         };
-        let sealed = self
-            .config
-            .secrets
-            .seal(&serde_json::to_string(&credentials).map_err(ServiceError::internal)?)?;
+        let sealed = self.seal_credentials(&credentials)?;
         let mut tx = self.store.write().await?;
         channels::finish_poll(
             &mut tx,

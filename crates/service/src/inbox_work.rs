@@ -17,14 +17,18 @@
 //! the conversation's first response time if it has none, all in one transaction. A crash
 //! between the post and that commit makes the job run again; Mastodon then sees the same
 //! `Idempotency-Key` (the reply id) and returns the status it already created instead of
-//! posting again. The same `idempotency_key` sent to the API twice returns the first reply.
+//! posting again; on Bluesky the reply id becomes the post's record key (a TID derived from
+//! it), so a second attempt finds the post already there and returns it. Bluesky posts hold
+//! 300 characters (graphemes): a longer reply to a Bluesky conversation is refused when it is
+//! written. A Bluesky session renewed while sending is sealed and stored with the outcome.
+//! The same `idempotency_key` sent to the API twice returns the first reply.
 
 use crate::access::Access;
 use crate::channels::Credentials;
 use crate::{Actor, App, Audit, ServiceError, ServiceResult, NONE};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use switchboard_connectors::{ConnectorError, MastodonClient};
+use switchboard_connectors::{check_post_text, ConnectorError, MastodonClient};
 use switchboard_core::{validate, Channel, ChannelStatus, Item, Network, Permission, Workspace};
 use switchboard_store::inbox::{self as conversations, Conversation};
 use switchboard_store::inbox_work::{self as store, Note, Reply, SavedReply};
@@ -544,6 +548,14 @@ impl App {
             }
         };
         drop(c);
+        if conv.network == Network::Bluesky.as_str() {
+            let field = if input.saved_reply.is_some() {
+                "saved_reply"
+            } else {
+                "body"
+            };
+            check_post_text(&body).map_err(|e| ServiceError::invalid(field, e))?;
+        }
         let stamp = now();
         let reply = Reply {
             id: new_id(),
@@ -663,6 +675,7 @@ impl App {
             None => None,
         };
         drop(c);
+        let mut rotated = None;
         let outcome = match row {
             None if live.is_empty() => Send::Failed(format!(
                 "the workspace has no live {} channel to reply through",
@@ -672,46 +685,54 @@ impl App {
                 "the workspace's {} channel needs reconnecting",
                 conv.network
             )),
-            Some(row) => {
-                let credentials: Credentials = serde_json::from_str(
-                    &self
-                        .config
-                        .secrets
-                        .open(&row.credentials_sealed, &row.key_id)?,
-                )
-                .map_err(ServiceError::internal)?;
-                match (row.channel.network, credentials) {
-                    (Network::Mastodon, Credentials::Mastodon { access_token }) => {
-                        let client = MastodonClient::new(
-                            &row.channel.base_url,
-                            &access_token,
-                            self.http.clone(),
-                        );
-                        match client
-                            .post_reply(&reply.in_reply_to, &reply.body, &reply.id)
-                            .await
-                        {
-                            Ok(posted) => Send::Sent(posted.id, posted.url),
-                            Err(e @ ConnectorError::Unavailable(_)) => {
-                                Send::Retry(e.to_string(), None)
-                            }
-                            Err(e @ ConnectorError::RateLimited { retry_after }) => {
-                                Send::Retry(e.to_string(), Some(retry_after))
-                            }
-                            Err(e) => Send::Failed(e.to_string()),
-                        }
+            Some(row) => match (row.channel.network, self.open_credentials(&row)?) {
+                (Network::Mastodon, Credentials::Mastodon { access_token }) => {
+                    let client = MastodonClient::new(
+                        &row.channel.base_url,
+                        &access_token,
+                        self.http.clone(),
+                    );
+                    match client
+                        .post_reply(&reply.in_reply_to, &reply.body, &reply.id)
+                        .await
+                    {
+                        Ok(posted) => Send::Sent(posted.id, posted.url),
+                        Err(e) => Send::from(e),
                     }
-                    (Network::Bluesky, _) => Send::Failed(
-                        "replying on Bluesky is not supported yet; answer in the Bluesky app"
-                            .into(),
-                    ),
-                    (n, _) => Send::Failed(format!("replying on {n} is not supported")),
                 }
-            }
+                (
+                    Network::Bluesky,
+                    Credentials::Bluesky {
+                        app_password,
+                        session,
+                    },
+                ) => {
+                    let client = self.bluesky_client(&row.channel, &app_password, session.clone());
+                    let sent = client
+                        .post_reply(&reply.in_reply_to, &reply.body, &reply.id)
+                        .await;
+                    // Kept even when the post failed: a refresh may have rotated the tokens,
+                    // and the old refresh token is spent.
+                    let read = Credentials::Bluesky {
+                        app_password,
+                        session,
+                    };
+                    rotated = Some((row, read, client.session()));
+                    match sent {
+                        Ok(posted) => Send::Sent(posted.uri, posted.url),
+                        Err(e) => Send::from(e),
+                    }
+                }
+                (n, _) => Send::Failed(format!("replying on {n} is not supported")),
+            },
         };
         let at = time::OffsetDateTime::now_utc();
         let stamp = timestamp(at);
         let mut tx = self.store.write().await?;
+        if let Some((row, read, after)) = rotated {
+            self.keep_bluesky_session(&mut tx, &row, read, after)
+                .await?;
+        }
         let outcome = match outcome {
             Send::Retry(e, _) if job.is_last_attempt() => Send::Failed(e),
             o => o,
@@ -766,6 +787,20 @@ enum Send {
     Sent(String, Option<String>),
     Failed(String),
     Retry(String, Option<std::time::Duration>),
+}
+
+impl From<ConnectorError> for Send {
+    /// Unreachable servers and rate limits are worth another attempt; refused credentials,
+    /// invalid replies and protocol errors are not.
+    fn from(e: ConnectorError) -> Send {
+        match e {
+            ConnectorError::Unavailable(_) => Send::Retry(e.to_string(), None),
+            ConnectorError::RateLimited { retry_after } => {
+                Send::Retry(e.to_string(), Some(retry_after))
+            }
+            e => Send::Failed(e.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]
