@@ -422,7 +422,8 @@ pub struct RouteReport {
 }
 
 /// Threads a batch of items (oldest first) into their conversations, routes the
-/// conversations they create, and reopens closed or snoozed ones the customer wrote to again.
+/// conversations they create, and reopens closed, snoozed or pending ones the customer wrote
+/// to again.
 async fn thread_batch(
     c: &mut AnyConnection,
     contexts: &HashMap<String, Option<RoutingContext>>,

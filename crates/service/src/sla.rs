@@ -5,11 +5,14 @@
 //! timeline event) and the
 //! resolution (met when the conversation is closed; `closed_at`). Both clocks start at the
 //! conversation's first item and only run inside the policy's business hours, read in its
-//! IANA time zone; a policy without business hours counts around the clock. A snoozed or
-//! pending conversation's clocks keep running.
+//! IANA time zone; a policy without business hours counts around the clock. The resolution
+//! clock stops while the conversation is pending (waiting on the customer) or snoozed, and
+//! its due time moves on by the business minutes it stood still; the first-response clock
+//! runs until the first reply whatever the status.
 //!
 //! Each timer is `ok`, `warning` (at most 20% of the target left), `breached` (due time
-//! passed before it was met, or met late) or `met` (met in time).
+//! passed before it was met, or met late), `met` (met in time) or `paused` (the resolution
+//! clock while it stands, with the minutes it had left).
 
 use crate::access::Access;
 use crate::{Actor, App, Audit, ServiceError, ServiceResult, NONE};
@@ -127,6 +130,8 @@ pub enum TimerState {
     Warning,
     Breached,
     Met,
+    /// Stopped while the conversation is pending or snoozed.
+    Paused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,14 +162,45 @@ pub fn format_ts(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// Business minutes of the pauses that fall before `until`.
+fn paused_before(cal: &Calendar, pauses: &[(Timestamp, Timestamp)], until: Timestamp) -> i64 {
+    pauses
+        .iter()
+        .map(|(a, b)| business_minutes_between(cal, *a, (*b).min(until)))
+        .sum()
+}
+
+/// When `target` business minutes of running clock are used up: each pause before the due
+/// time moves it on, which may bring further pauses before it.
+fn due_time(
+    cal: &Calendar,
+    start: Timestamp,
+    target: i64,
+    pauses: &[(Timestamp, Timestamp)],
+) -> Option<Timestamp> {
+    let mut due = add_business_minutes(cal, start, target)?;
+    for _ in 0..=pauses.len() {
+        let next = add_business_minutes(cal, start, target + paused_before(cal, pauses, due))?;
+        if next == due {
+            break;
+        }
+        due = next;
+    }
+    Some(due)
+}
+
+/// One clock. `pauses` are finished pauses; `paused_since` a pause still going on, which
+/// stops the clock where it stands (its state is `paused`, with the minutes that were left).
 fn timer(
     cal: &Calendar,
     target: i64,
     start: Timestamp,
     met: Option<Timestamp>,
     now: Timestamp,
+    pauses: &[(Timestamp, Timestamp)],
+    paused_since: Option<Timestamp>,
 ) -> Timer {
-    let due = add_business_minutes(cal, start, target);
+    let due = due_time(cal, start, target, pauses);
     let mut t = Timer {
         target_minutes: target,
         due_at: due.map(format_ts),
@@ -173,18 +209,28 @@ fn timer(
         overdue_minutes: None,
         met_at: met.map(format_ts),
     };
-    match (met, due) {
-        (Some(m), Some(d)) if m > d => {
+    match (met, due, paused_since) {
+        (Some(m), Some(d), _) if m > d => {
             t.state = TimerState::Breached;
             t.overdue_minutes = Some(business_minutes_between(cal, d, m));
         }
-        (Some(_), _) => t.state = TimerState::Met,
-        (None, None) => t.state = TimerState::Ok,
-        (None, Some(d)) if now >= d => {
+        (Some(_), _, _) => t.state = TimerState::Met,
+        (None, None, _) => t.state = TimerState::Ok,
+        // Overdue before the pause began: it stays breached, by what it was at the pause.
+        (None, Some(d), Some(p)) if p >= d => {
+            t.state = TimerState::Breached;
+            t.overdue_minutes = Some(business_minutes_between(cal, d, p));
+        }
+        (None, Some(d), Some(p)) => {
+            t.state = TimerState::Paused;
+            t.due_at = None;
+            t.remaining_minutes = Some(business_minutes_between(cal, p, d));
+        }
+        (None, Some(d), None) if now >= d => {
             t.state = TimerState::Breached;
             t.overdue_minutes = Some(business_minutes_between(cal, d, now));
         }
-        (None, Some(d)) => {
+        (None, Some(d), None) => {
             let left = business_minutes_between(cal, now, d);
             t.remaining_minutes = Some(left);
             // At most 20% of the target left.
@@ -198,12 +244,24 @@ fn timer(
     t
 }
 
-/// Both timers of a conversation under a policy at `now`.
+/// Both timers of a conversation under a policy at `now`. The first-response clock runs
+/// until the first reply whatever the status; the resolution clock stops while the
+/// conversation is pending (waiting on the customer) or snoozed.
 pub fn sla_state(policy: &Policy, conv: &SlaFacts, now: Timestamp) -> Option<SlaTimers> {
     let start = parse_ts(&conv.first_item_at)?;
     let responded = conv.first_response_at.as_deref().and_then(parse_ts);
     let closed = if conv.status == "closed" {
         conv.closed_at.as_deref().and_then(parse_ts)
+    } else {
+        None
+    };
+    let pauses: Vec<(Timestamp, Timestamp)> = conv
+        .pauses
+        .iter()
+        .filter_map(|(a, b)| Some((parse_ts(a)?, parse_ts(b)?)))
+        .collect();
+    let paused_since = if closed.is_none() {
+        conv.paused_at.as_deref().and_then(parse_ts)
     } else {
         None
     };
@@ -215,6 +273,8 @@ pub fn sla_state(policy: &Policy, conv: &SlaFacts, now: Timestamp) -> Option<Sla
             start,
             responded,
             now,
+            &[],
+            None,
         ),
         resolution: timer(
             &policy.calendar,
@@ -222,6 +282,8 @@ pub fn sla_state(policy: &Policy, conv: &SlaFacts, now: Timestamp) -> Option<Sla
             start,
             closed,
             now,
+            &pauses,
+            paused_since,
         ),
     })
 }
@@ -1029,7 +1091,62 @@ mod tests {
             first_item_at: "2026-11-16T09:00:00.000Z".into(),
             first_response_at: responded.map(str::to_string),
             closed_at: closed.map(str::to_string),
+            paused_at: None,
+            pauses: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_resolution_clock_stands_still_while_pending_or_snoozed() {
+        let p = policy(60, 480);
+        // Monday 10:00-12:00 Berlin waiting on the customer: two business hours stood still.
+        let mut f = facts("open", Some("2026-11-16T09:10:00.000Z"), None);
+        f.pauses = vec![(
+            "2026-11-16T09:00:00.000Z".into(),
+            "2026-11-16T11:00:00.000Z".into(),
+        )];
+        let s = sla_state(&p, &f, ts("2026-11-16T12:00:00Z")).unwrap();
+        assert_eq!(s.resolution.state, TimerState::Ok);
+        assert_eq!(
+            s.resolution.due_at.as_deref(),
+            Some("2026-11-17T11:00:00.000Z"),
+            "Tuesday 12:00 Berlin instead of 10:00"
+        );
+        assert_eq!(s.resolution.remaining_minutes, Some(480 - 60));
+        // The first-response clock does not pause.
+        assert_eq!(s.first_response.state, TimerState::Met);
+
+        // Pending now, since 13:00 Berlin: frozen with what was left then, however long it waits.
+        f.status = "pending".into();
+        f.paused_at = Some("2026-11-16T12:00:00.000Z".into());
+        for now in ["2026-11-16T15:00:00Z", "2026-11-20T15:00:00Z"] {
+            let s = sla_state(&p, &f, ts(now)).unwrap();
+            assert_eq!(s.resolution.state, TimerState::Paused, "{now}");
+            assert_eq!(
+                s.resolution.remaining_minutes,
+                Some(480 - 60),
+                "{now}: ran 10-13 less 2 h paused"
+            );
+            assert_eq!(s.resolution.due_at, None);
+        }
+        // Already overdue when it was put on hold: it stays breached, by what it was then.
+        let mut late = facts("snoozed", None, None);
+        late.paused_at = Some("2026-11-17T10:00:00.000Z".into());
+        let s = sla_state(&p, &late, ts("2026-11-19T10:00:00Z")).unwrap();
+        assert_eq!(s.resolution.state, TimerState::Breached);
+        assert_eq!(s.resolution.overdue_minutes, Some(60));
+        // A pause after the due time does not excuse a late close.
+        let mut f = facts("closed", None, Some("2026-11-17T12:00:00.000Z"));
+        f.pauses = vec![(
+            "2026-11-17T10:00:00.000Z".into(),
+            "2026-11-17T11:00:00.000Z".into(),
+        )];
+        let s = sla_state(&p, &f, ts("2026-11-18T10:00:00Z")).unwrap();
+        assert_eq!(s.resolution.state, TimerState::Breached);
+        assert_eq!(
+            s.resolution.due_at.as_deref(),
+            Some("2026-11-17T09:00:00.000Z")
+        );
     }
 
     #[test]

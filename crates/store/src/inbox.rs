@@ -75,7 +75,7 @@ pub struct Attached {
     pub created: bool,
     /// The item already belonged to a conversation; nothing was written.
     pub already: bool,
-    /// The item opened its closed or snoozed conversation again: the status it had.
+    /// The item opened its closed, snoozed or pending conversation again: the status it had.
     pub reopened: Option<String>,
 }
 
@@ -89,7 +89,8 @@ pub struct ThreadRef<'a> {
     pub kind: &'a str,
     pub item_id: &'a str,
     pub item_created_at: &'a str,
-    /// The customer wrote again: a closed or snoozed conversation this item joins is opened.
+    /// The customer wrote again: a closed, snoozed or pending conversation this item joins is
+    /// opened.
     pub reopens: bool,
 }
 
@@ -193,7 +194,7 @@ where
             if at > b.2.as_str() {
                 b.2 = at.to_string();
             }
-            if t.reopens && (status == "closed" || status == "snoozed") && !reopen.contains(id) {
+            if t.reopens && status != "open" && !reopen.contains(id) {
                 reopen.push(id.clone());
             }
             pairs.push((t.item_id, id.clone()));
@@ -442,9 +443,14 @@ pub async fn set_status(
     snoozed_until: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        // closed_at keeps the first close of a run of closes and clears when it reopens (SLA).
+        // closed_at keeps the first close of a run of closes and clears when it reopens (SLA);
+        // a pause (pending, snoozed) starts once and is logged when the clock runs again.
         "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3, \
-         closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $3) ELSE NULL END WHERE id = $4",
+         closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $3) ELSE NULL END, \
+         paused_log = CASE WHEN $1 NOT IN ('pending', 'snoozed') AND paused_at IS NOT NULL \
+           THEN paused_log || paused_at || '/' || $3 || ';' ELSE paused_log END, \
+         paused_at = CASE WHEN $1 IN ('pending', 'snoozed') THEN COALESCE(paused_at, $3) ELSE NULL END \
+         WHERE id = $4",
     )
     .bind(status)
     .bind(snoozed_until)
@@ -883,14 +889,14 @@ pub async fn due_snoozed(c: &mut AnyConnection, now: &str) -> Result<Vec<(String
         .collect()
 }
 
-/// Opens closed or snoozed conversations again; returns (id, the status it had) for those
-/// that were, and leaves open ones alone.
+/// Opens closed, snoozed or pending (waiting on the customer) conversations again; returns
+/// (id, the status it had) for those that were, and leaves open ones alone.
 pub async fn reopen_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(ROWS) {
         let ph = placeholders(1, chunk.len());
         let sql = format!(
-            "SELECT id, status FROM conversations WHERE id IN ({ph}) AND status IN ('closed', 'snoozed')"
+            "SELECT id, status FROM conversations WHERE id IN ({ph}) AND status IN ('closed', 'snoozed', 'pending')"
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -908,7 +914,8 @@ pub async fn reopen_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<(S
         let n = was.len();
         let sql = format!(
             "UPDATE conversations SET status = 'open', snoozed_until = NULL, closed_at = NULL, \
-             updated_at = ${} WHERE id IN ({})",
+             paused_log = CASE WHEN paused_at IS NOT NULL THEN paused_log || paused_at || '/' || ${0} || ';' \
+             ELSE paused_log END, paused_at = NULL, updated_at = ${0} WHERE id IN ({1})",
             n + 1,
             placeholders(1, n)
         );

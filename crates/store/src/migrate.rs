@@ -79,6 +79,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_handoffs.sql"),
         postgres: include_str!("../migrations/postgres/0011_handoffs.sql"),
     },
+    Migration {
+        version: 12,
+        name: "sla_pause",
+        sqlite: include_str!("../migrations/sqlite/0012_sla_pause.sql"),
+        postgres: include_str!("../migrations/postgres/0012_sla_pause.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

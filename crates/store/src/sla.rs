@@ -127,6 +127,18 @@ pub struct SlaFacts {
     pub first_response_at: Option<String>,
     /// Set while the conversation is closed.
     pub closed_at: Option<String>,
+    /// When the current pause (pending, snoozed) began; None while the clock runs.
+    pub paused_at: Option<String>,
+    /// Finished pauses: (from, to).
+    pub pauses: Vec<(String, String)>,
+}
+
+/// `FROM/TO;FROM/TO;` as written by `inbox::set_status`.
+fn pauses(log: &str) -> Vec<(String, String)> {
+    log.split(';')
+        .filter_map(|p| p.split_once('/'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 fn facts(r: &AnyRow) -> Result<SlaFacts> {
@@ -139,11 +151,13 @@ fn facts(r: &AnyRow) -> Result<SlaFacts> {
         first_item_at: r.try_get("first_item_at")?,
         first_response_at: opt_str(r, "first_response_at")?,
         closed_at: opt_str(r, "closed_at")?,
+        paused_at: opt_str(r, "paused_at")?,
+        pauses: pauses(&r.try_get::<String, _>("paused_log")?),
     })
 }
 
 const FACTS: &str = "SELECT c.id, c.team_id, c.assignee_id, c.priority, c.status, c.first_item_at, \
-    c.closed_at, COALESCE(c.first_response_at, (SELECT MIN(e.at) FROM conversation_events e \
+    c.closed_at, c.paused_at, c.paused_log, COALESCE(c.first_response_at, (SELECT MIN(e.at) FROM conversation_events e \
     WHERE e.conversation_id = c.id AND e.kind = 'reply_sent')) AS first_response_at FROM conversations c";
 
 pub async fn facts_of(

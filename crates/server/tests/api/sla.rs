@@ -236,3 +236,58 @@ api_test! {
         assert_eq!((r.status.as_u16(), r.error_field()), (400, "from"), "{}", r.text);
     };
 }
+
+api_test! {
+    pending_and_snoozed_stop_the_resolution_clock_and_a_customer_reply_restarts_it => |app: TestApp| async move {
+        let org = app.org("acme").await;
+        let b = base(&org);
+        let viewer = org.token(Role::Viewer);
+        let agent = org.token(Role::Agent);
+        let fresh = complaint(&app, &org, "wait-1", 30).await;
+        let sla = |t: &Value| t["sla"]["resolution"].clone();
+        let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
+        let due_before = sla(&t)["due_at"].as_str().unwrap().to_string();
+
+        let r = app.post(&format!("{b}/conversations/{fresh}/status"), json!({"status": "pending"}), &agent).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
+        assert_eq!(sla(&t)["state"], "paused", "{t}");
+        assert!(sla(&t)["due_at"].is_null());
+        let left = sla(&t)["remaining_minutes"].as_i64().unwrap();
+        assert!((449..=451).contains(&left), "30 of 480 minutes used: {t}");
+        // The first response is still owed.
+        assert_eq!(t["sla"]["first_response"]["state"], "ok", "{t}");
+
+        // Pretend the wait lasted two hours, then the customer answers: the clock runs again,
+        // due two hours later than before.
+        let mut tx = app.app.store.write().await.unwrap();
+        sqlx::query("UPDATE conversations SET paused_at = $1 WHERE id = $2").bind(ago(120)).bind(&fresh).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let item: NewItem = serde_json::from_value(json!({
+            "network": "mastodon", "external_id": "wait-2", "kind": "reply", "root_id": "wait-1", "parent_id": "wait-1",
+            "author": {"id": "7", "handle": "lena@example.social"}, "text": "Immer noch kaputt", "created_at": ago(0),
+        })).unwrap();
+        let write = app.app.prepare(item);
+        app.app.store_items(&org.global, vec![write]).await.unwrap();
+        app.app.route_new_items().await.unwrap();
+        let conv = app.get(&format!("{b}/conversations/{fresh}"), &viewer).await.body;
+        assert_eq!(conv["status"], "open", "{conv}");
+        let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
+        assert_eq!(sla(&t)["state"], "ok", "{t}");
+        let due_after = sla(&t)["due_at"].as_str().unwrap().to_string();
+        let shift = time::OffsetDateTime::parse(&due_after, &time::format_description::well_known::Rfc3339).unwrap()
+            - time::OffsetDateTime::parse(&due_before, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!((118..=122).contains(&shift.whole_minutes()), "moved by the pause: {due_before} -> {due_after}");
+
+        // Snoozing pauses as well; closing from a pause ends it.
+        let until = switchboard_store::timestamp(time::OffsetDateTime::now_utc() + time::Duration::hours(3));
+        let r = app.post(&format!("{b}/conversations/{fresh}/status"), json!({"status": "snoozed", "snoozed_until": until}), &agent).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
+        assert_eq!(sla(&t)["state"], "paused", "{t}");
+        let r = app.post(&format!("{b}/conversations/{fresh}/status"), json!({"status": "closed"}), &agent).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
+        assert_eq!(sla(&t)["state"], "met", "{t}");
+    };
+}
