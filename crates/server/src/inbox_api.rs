@@ -25,11 +25,12 @@ const LIST_PARAMS: &[&str] = &[
     "assignee",
     "tag",
     "q",
+    "sla",
     "limit",
     "cursor",
 ];
 
-/// `?view=all|mine|unassigned|team:{team}&status=&network=&intent=&sentiment=&lang=&assignee=&tag=&q=&limit=&cursor=`
+/// `?view=all|mine|unassigned|team:{team}&status=&network=&intent=&sentiment=&lang=&assignee=&tag=&q=&sla=&limit=&cursor=`
 pub async fn list_conversations(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -72,6 +73,7 @@ pub async fn list_conversations(
         assignee: get("assignee"),
         tag: get("tag"),
         q: get("q"),
+        sla: get("sla"),
         limit,
         cursor: get("cursor"),
     };

@@ -668,6 +668,9 @@ pub struct ConversationQuery {
     pub tag: Option<String>,
     /// A listening query: a conversation is listed when any of its items matches.
     pub q: Option<String>,
+    /// An SLA timer state (`ok`, `warning`, `breached`, `met`, `paused`): a conversation is
+    /// listed when its first-response or resolution timer is in it.
+    pub sla: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -885,9 +888,15 @@ impl App {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| parse(s).map_err(|e| ServiceError::query("q", e)))
                 .transpose()?;
+        let sla = q
+            .sla
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| crate::sla::timer_state("sla", s))
+            .transpose()?;
         let limit = q.limit.unwrap_or(50).clamp(1, 200);
         let mut before = q.cursor.as_deref().map(decode_cursor).transpose()?;
-        let Some(query) = query else {
+        if query.is_none() && sla.is_none() {
             let list = store::list(
                 &mut c,
                 &w.id,
@@ -903,7 +912,9 @@ impl App {
                 conversations: list,
                 next_cursor,
             });
-        };
+        }
+        // The SQL filters narrow; `q` and the SLA state are checked per candidate, a chunk at
+        // a time, until the page is full or Q_SCAN_LIMIT candidates were looked at.
         let mut out = Vec::new();
         let mut scanned = 0usize;
         let mut next_cursor = None;
@@ -921,14 +932,24 @@ impl App {
             if let Some(last) = list.last() {
                 before = Some((last.last_item_at.clone(), last.id.clone()));
             }
+            let in_state = match sla {
+                Some(want) => {
+                    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
+                    Some(self.with_sla_state(&mut c, &w.id, &ids, want).await?)
+                }
+                None => None,
+            };
             for conv in list {
                 scanned += 1;
-                let ids = store::item_ids(&mut c, &conv.id).await?;
-                let found = items::get_many(&mut c, &ids).await?;
-                let hit = found.iter().any(|i| {
-                    let doc = IndexDoc::from_item(i);
-                    Prepared::new(&doc).matches(&query)
-                });
+                let mut hit = in_state.as_ref().is_none_or(|s| s.contains(&conv.id));
+                if let (true, Some(query)) = (hit, &query) {
+                    let ids = store::item_ids(&mut c, &conv.id).await?;
+                    let found = items::get_many(&mut c, &ids).await?;
+                    hit = found.iter().any(|i| {
+                        let doc = IndexDoc::from_item(i);
+                        Prepared::new(&doc).matches(query)
+                    });
+                }
                 let conv_last = conv.clone();
                 if hit {
                     out.push(conv);

@@ -602,6 +602,48 @@ fn parse_param(field: &str, v: &str) -> ServiceResult<Timestamp> {
         .ok_or_else(|| ServiceError::invalid(field, "use an RFC 3339 time or YYYY-MM-DD"))
 }
 
+/// A timer state named in a query (`sla=` of the inbox list).
+pub fn timer_state(field: &str, v: &str) -> ServiceResult<TimerState> {
+    match v.trim() {
+        "ok" => Ok(TimerState::Ok),
+        "warning" => Ok(TimerState::Warning),
+        "breached" => Ok(TimerState::Breached),
+        "met" => Ok(TimerState::Met),
+        "paused" => Ok(TimerState::Paused),
+        _ => Err(ServiceError::invalid(
+            field,
+            "expected one of: ok, warning, breached, met, paused",
+        )),
+    }
+}
+
+impl App {
+    /// Of the given conversations, the ids with a timer (first response or resolution) in
+    /// state `want` now; conversations no policy covers have none.
+    pub(crate) async fn with_sla_state(
+        &self,
+        c: &mut AnyConnection,
+        ws_id: &str,
+        ids: &[String],
+        want: TimerState,
+    ) -> ServiceResult<std::collections::HashSet<String>> {
+        let policies = self.policies(c, ws_id).await?;
+        let now = Timestamp::now();
+        Ok(store::facts_of_many(c, ws_id, ids)
+            .await?
+            .into_iter()
+            .filter(|f| {
+                let Some(team) = &f.team_id else { return false };
+                policies
+                    .get(&(team.clone(), f.priority.clone()))
+                    .and_then(|p| sla_state(p, f, now))
+                    .is_some_and(|t| t.first_response.state == want || t.resolution.state == want)
+            })
+            .map(|f| f.id)
+            .collect())
+    }
+}
+
 /// `?state=` of the breach list: `breached` (the default) or `warning`.
 pub fn breach_state(state: Option<&str>) -> ServiceResult<TimerState> {
     match state.map(str::trim) {

@@ -173,6 +173,29 @@ pub async fn facts_of(
     row.as_ref().map(facts).transpose()
 }
 
+/// The facts of the given conversations of a workspace (missing ids are skipped).
+pub async fn facts_of_many(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    ids: &[String],
+) -> Result<Vec<SlaFacts>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(400) {
+        let sql = format!(
+            "{FACTS} WHERE c.workspace_id = $1 AND c.id IN ({})",
+            crate::queries::placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(workspace_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.push(facts(&r)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Conversations of a team that are not closed, oldest first (the candidates for breaches),
 /// at most `limit`.
 pub async fn active_with_team(

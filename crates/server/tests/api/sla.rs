@@ -253,6 +253,15 @@ api_test! {
         let t = app.get(&format!("{b}/conversations/{fresh}/sla"), &viewer).await.body;
         assert_eq!(sla(&t)["state"], "paused", "{t}");
         assert!(sla(&t)["due_at"].is_null());
+        // The inbox list filters by SLA state.
+        let listed = |body: &Value| -> Vec<String> { body["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect() };
+        let paused = app.get(&format!("{b}/conversations?sla=paused"), &viewer).await;
+        assert_eq!(paused.status, 200, "{}", paused.text);
+        assert_eq!(listed(&paused.body), vec![fresh.clone()]);
+        let breached = app.get(&format!("{b}/conversations?sla=breached&view=team:Support"), &viewer).await;
+        assert_eq!(listed(&breached.body), vec![org.conversation.clone()], "the fixture's old one");
+        let bad = app.get(&format!("{b}/conversations?sla=late"), &viewer).await;
+        assert_eq!((bad.status.as_u16(), bad.error_field()), (422, "sla"), "{}", bad.text);
         let left = sla(&t)["remaining_minutes"].as_i64().unwrap();
         assert!((449..=451).contains(&left), "30 of 480 minutes used: {t}");
         // The first response is still owed.
