@@ -419,3 +419,32 @@ async fn the_router_waits_for_a_transaction_that_has_not_committed_yet() {
     assert_eq!((report.seq, report.created), (before + 2, 2));
     assert!(threaded(&app, &ws, "gap-1").await && threaded(&app, &ws, "gap-2").await);
 }
+
+api_test! {
+    an_agent_of_a_child_workspace_sees_only_its_queues => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let member = app.app.add_member(&switchboard_service::Actor::Cli, &acme.child, switchboard_service::ops::AddMember {
+            email: "kid-agent@acme.example".into(), role: Role::Agent, name: None, password: Some("long enough pw".into()),
+        }).await.unwrap();
+        let user = app.app.user_by_email("kid-agent@acme.example").await.unwrap();
+        assert_eq!(user.id, member.user_id);
+        let (_, token) = app.app.create_token(&user, "test").await.unwrap();
+        let agent = Auth::Bearer(token);
+
+        // Its own workspace's inbox: readable (empty here).
+        let own = app.get(&format!("/api/v1/workspaces/{}/conversations", acme.child), &agent).await;
+        assert_eq!(own.status, 200, "{}", own.text);
+        assert!(own.body["conversations"].as_array().unwrap().is_empty());
+        // The parent's queues and conversations are not there for it, listed or by id, and
+        // it cannot reach them through its own workspace either.
+        let parent = format!("/api/v1/workspaces/{}/conversations", acme.global);
+        assert_eq!(app.get(&parent, &agent).await.status, 404);
+        assert_eq!(app.get(&format!("{parent}/{}", acme.conversation), &agent).await.status, 404);
+        let sideways = format!("/api/v1/workspaces/{}/conversations/{}", acme.child, acme.conversation);
+        assert_eq!(app.get(&sideways, &agent).await.status, 404);
+        let reply = app.post(&format!("{sideways}/replies"), json!({"body": "hi"}), &agent).await;
+        assert_eq!(reply.status, 404, "{}", reply.text);
+        let assign = app.post(&format!("{parent}/{}/assign", acme.conversation), json!({"user": "me"}), &agent).await;
+        assert_eq!(assign.status, 404, "{}", assign.text);
+    };
+}
