@@ -4,7 +4,9 @@
 // then drives the server-rendered pages the way a person would: sign in as
 // the demo owner, create a workspace, a team and a member, put the member in
 // the team, check the audit log, and finally sign in as the new member. A second
-// test searches on the Listening page and follows the demo's spike alert.
+// test searches on the Listening page and follows the demo's spike alert. A third
+// answers a German complaint from a local Mastodon instance (mastodon.mjs) in the
+// Inbox as the demo support agent, with keyboard shortcuts.
 //
 // Run with ./run.sh (or `node --test ui.test.mjs` after `npm ci`).
 // Environment:
@@ -22,6 +24,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startMastodon, mention } from './mastodon.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -47,6 +50,7 @@ let browser;
 let dataDir;
 let baseURL;
 let ownerPassword;
+const passwords = new Map(); // demo e-mail -> password, as `switchboard demo` prints them
 let serverStdout = '';
 let serverStderr = '';
 const problems = []; // CSP violations and page errors, collected from every page
@@ -94,9 +98,9 @@ async function waitForServer() {
 function parseOwnerPassword() {
   for (const line of serverStdout.split('\n')) {
     const fields = line.trim().split(/\s+/);
-    if (fields[0] === 'owner@acme.example' && fields[1]) return fields[1];
+    if (/^[^@\s]+@acme\.example$/.test(fields[0]) && fields[1]) passwords.set(fields[0], fields[1]);
   }
-  return undefined;
+  return passwords.get('owner@acme.example');
 }
 
 async function stopServer() {
@@ -395,4 +399,203 @@ async function listeningFlow(page) {
   await submitAndWait(page, page.locator('#alerts').getByRole('button', { name: 'Acknowledge' }).first());
   assert.match(await flashText(page), /acknowledged/i);
   assert.match(await page.locator('#alerts').innerText(), /Acknowledged by owner@acme\.example/);
+}
+
+// ---- Inbox: a German complaint from Mastodon, answered once by the support agent ----
+
+const COMPLAINT = '@acme Die App stürzt seit dem Update ständig ab, Frechheit! Ich will mein Geld zurück';
+const COMPLAINT_STATUS_ID = '113500000000000042';
+const CUSTOMER = {
+  id: '5501', username: 'lena', acct: 'lena@beispiel.social', display_name: 'Lena Krüger',
+  url: 'https://beispiel.social/@lena', followers_count: 310, following_count: 12, statuses_count: 99,
+};
+const SAVED_REPLY = { name: 'Entschuldigung', body: 'Hallo {{author}}, das tut uns leid – {{agent}} kümmert sich darum.' };
+const MASTODON_TOKEN = 'e2e-mastodon-token';
+
+/** The JSON API as a signed-in person (session cookie plus X-CSRF-Token). */
+async function apiAs(email) {
+  const res = await fetch(`${baseURL}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: passwords.get(email) }),
+  });
+  const login = await res.json();
+  assert.equal(res.status, 200, `API login as ${email}: ${JSON.stringify(login)}`);
+  const cookie = (res.headers.get('set-cookie') || '').split(';')[0];
+  return async (method, path, json) => {
+    const r = await fetch(`${baseURL}/api/v1${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': login.csrf_token },
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
+    const text = await r.text();
+    let body;
+    try { body = JSON.parse(text); } catch { body = text; }
+    return { status: r.status, body };
+  };
+}
+
+/** Reloads until `locator` is visible (the router and the job runner work every second or so). */
+async function reloadUntilVisible(page, locator, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await locator.first().isVisible())) {
+    if (Date.now() > deadline) {
+      assert.fail(`${what} did not show within ${timeoutMs} ms\n--- page text ---\n${(await page.locator('main').innerText()).slice(0, 2000)}`);
+    }
+    await sleep(500);
+    await page.reload();
+  }
+}
+
+test('inbox: a German complaint from Mastodon is assigned, answered once and closed with the keyboard', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  parseOwnerPassword();
+  for (const who of ['owner', 'agent', 'viewer', 'manager']) {
+    assert.ok(passwords.get(`${who}@acme.example`), `no demo password for ${who}@acme.example in the output`);
+  }
+  const mastodon = await startMastodon({
+    token: MASTODON_TOKEN,
+    notifications: [mention({ id: '9001', statusId: COMPLAINT_STATUS_ID, text: COMPLAINT.replace(/^@acme /, ''), author: CUSTOMER })],
+  });
+  const pages = [];
+  try {
+    await inboxFlow(mastodon, pages);
+  } catch (e) {
+    for (const [i, p] of pages.entries()) await shot(p, i ? `failure-inbox-${i}.png` : 'failure.png').catch(() => {});
+    t.diagnostic(`mastodon requests: ${mastodon.requests.join(' | ')}`);
+    throw e;
+  } finally {
+    for (const p of pages) await p.context().close().catch(() => {});
+    await mastodon.close();
+    for (const n of notes) t.diagnostic(n);
+  }
+  assert.deepEqual(problems, [], `CSP violations or page errors:\n${problems.join('\n')}`);
+});
+
+async function inboxFlow(mastodon, pages) {
+  // 1. Set up through the API as the owner: a channel to the local instance in Acme Global,
+  //    a saved reply and an SLA policy for Support; then poll the channel.
+  const api = await apiAs('owner@acme.example');
+  const list = await api('GET', '/workspaces');
+  const global = list.body.workspaces.find((w) => w.slug === 'acme-global');
+  assert.ok(global, `no acme-global workspace: ${JSON.stringify(list.body).slice(0, 500)}`);
+  const ws = global.id;
+  const channel = await api('POST', `/workspaces/${ws}/channels`, {
+    network: 'mastodon', name: 'Acme on Mastodon', base_url: mastodon.url, access_token: MASTODON_TOKEN, feeds: ['notifications'],
+  });
+  assert.equal(channel.status, 201, `create channel: ${JSON.stringify(channel.body)}`);
+  const saved = await api('POST', `/workspaces/${ws}/saved-replies`, SAVED_REPLY);
+  assert.equal(saved.status, 201, `create saved reply: ${JSON.stringify(saved.body)}`);
+  const sla = await api('POST', `/workspaces/${ws}/sla-policies`, { team: 'Support', priority: 'normal', first_response_minutes: 60, resolution_minutes: 480 });
+  assert.ok([201, 409].includes(sla.status), `create SLA policy: ${JSON.stringify(sla.body)}`);
+  const polled = await api('POST', `/workspaces/${ws}/channels/${channel.body.id}/poll`, {});
+  assert.equal(polled.status, 200, `poll: ${JSON.stringify(polled.body)}`);
+  assert.ok(mastodon.requests.some((r) => r.startsWith('GET /api/v1/notifications')), 'the channel did not read the notifications');
+
+  // 2. A manager opens the conversation later on; first the agent finds it in Support.
+  const page = await newPage();
+  pages.push(page);
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await signIn(page, 'agent@acme.example', passwords.get('agent@acme.example'));
+  await submitAndWait(page, page.locator('nav.modules').getByRole('link', { name: 'Inbox' }));
+  await expectPath(page, /^\/w\/[^/]+\/inbox$/, 'Inbox from the nav');
+  await submitAndWait(page, page.locator('nav.queues a.queue', { hasText: 'Support' }));
+  assert.match(new URL(page.url()).searchParams.get('view') || '', /^team:/, 'the Support queue is a team view');
+  assert.ok(await page.locator('#conv-list li.conv-row').count() > 0, 'the demo fills the Support queue');
+  await shot(page, 'inbox-queue.png');
+  // Narrow the queue with the listening query language.
+  await page.locator('#iq').fill('frechheit lang:de');
+  await submitAndWait(page, page.locator('.inbox-filters').getByRole('button', { name: 'Filter' }));
+  const row = page.locator('#conv-list li.conv-row', { hasText: 'Die App stürzt seit dem Update' });
+  await reloadUntilVisible(page, row, 'the complaint in the Support queue');
+  const rowText = await row.first().innerText();
+  assert.match(rowText, /Lena Krüger/, `the row does not name the author: ${rowText}`);
+  assert.match(rowText, /mastodon/, `the row does not name the network: ${rowText}`);
+  assert.match(rowText, /complaint|bug report/, `the row shows no intent: ${rowText}`);
+  assert.match(rowText, /Support/, `the row does not show the team: ${rowText}`);
+  assert.equal(await page.locator('#conv-list li.conv-row').count(), 1, 'the filter should leave only the complaint');
+
+  // 3. Keyboard: ? shows the shortcuts, Escape hides them, j opens the first conversation.
+  await page.keyboard.press('?');
+  await page.locator('#shortcut-help').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#shortcut-help').innerText(), /Assign the open conversation to me/);
+  await page.keyboard.press('Escape');
+  await page.locator('#shortcut-help').waitFor({ state: 'hidden' });
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('j')]);
+  await expectPath(page, /^\/w\/[^/]+\/inbox\/[^/]+$/, 'j opens the conversation');
+  const convPath = new URL(page.url()).pathname;
+  const conversationId = convPath.split('/').pop();
+  assert.match(await page.locator('#timeline').innerText(), /Frechheit! Ich will mein Geld zurück/);
+  assert.match(await page.locator('#sla').innerText(), /First response[\s\S]*Resolution/, 'SLA timers are shown');
+
+  // 4. A manager looks at the same conversation: the agent sees it.
+  const manager = await newPage();
+  pages.push(manager);
+  await signIn(manager, 'manager@acme.example', passwords.get('manager@acme.example'));
+  await Promise.all([
+    manager.waitForResponse((r) => r.url().endsWith(`/conversations/${conversationId}/presence`) && r.request().method() === 'POST'),
+    manager.goto(convPath),
+  ]);
+  await page.reload();
+  await page.locator('#presence .who', { hasText: 'Mia Manager is viewing' }).waitFor();
+
+  // 5. a: assign to me.
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('a')]);
+  assert.match(await flashText(page), /Assigned to you/);
+  assert.match(await page.locator('#conv-assignee').innerText(), /Jonas Agent \(you\)/);
+  assert.match(await page.locator('#timeline').innerText(), /assigned it to Support · Jonas Agent/);
+
+  // 6. Pick the saved reply: the box holds it filled in for Lena and Jonas.
+  const expected = 'Hallo @lena@beispiel.social, das tut uns leid – Jonas Agent kümmert sich darum.';
+  await page.keyboard.press('r');
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'reply-body', 'r focuses the reply box');
+  await page.locator('#saved-reply').selectOption({ label: SAVED_REPLY.name });
+  assert.equal(await page.locator('#reply-body').inputValue(), expected);
+
+  // 7. Send it with a double click, then send the very same form again: one reply.
+  const form = await page.locator('#reply-form').evaluate((f) => ({ action: f.action, body: new URLSearchParams(new FormData(f)).toString() }));
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('#send-reply').dblclick()]);
+  assert.match(await flashText(page), /Reply queued|already sent/);
+  const again = await page.evaluate(async ({ action, body }) => {
+    const r = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    return { status: r.status, text: await r.text() };
+  }, form);
+  assert.equal(again.status, 200, 'the resubmitted form leads back to the page');
+  assert.match(again.text, /already sent from this form; it was not sent again/, 'the resubmission is recognised');
+  const sentReply = page.locator('#timeline .entry.reply[data-reply-status="sent"]');
+  await reloadUntilVisible(page, sentReply, 'the reply marked sent');
+  assert.equal(await page.locator('#timeline .entry.reply').count(), 1, 'one reply on the timeline');
+  assert.match(await sentReply.innerText(), /das tut uns leid – Jonas Agent kümmert sich darum/);
+  await page.locator('#timeline [data-event="reply_sent"]').waitFor();
+  await shot(page, 'inbox.png');
+
+  // 8. e: close.
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('e')]);
+  assert.match(await flashText(page), /Closed/);
+  assert.match(await page.locator('#conv-state').innerText(), /closed/);
+  const timeline = await page.locator('#timeline').innerText();
+  assert.match(timeline, /assigned it to Support/, `no assignment on the timeline:\n${timeline}`);
+  assert.match(timeline, /Reply sent on the network/, `no sent reply on the timeline:\n${timeline}`);
+  assert.match(timeline, /changed the status from open to closed/, `no close on the timeline:\n${timeline}`);
+  await shot(page, 'inbox-closed.png');
+
+  // 9. The instance got exactly one status, answering the complaint, with the variables filled.
+  assert.equal(mastodon.posts.length, 1, `expected one POST /api/v1/statuses, got ${mastodon.posts.length}: ${JSON.stringify(mastodon.posts)}`);
+  const [post] = mastodon.posts;
+  assert.equal(post.body.in_reply_to_id, COMPLAINT_STATUS_ID);
+  assert.equal(post.body.status, expected);
+  assert.equal(post.authorization, `Bearer ${MASTODON_TOKEN}`);
+  assert.ok(post.idempotencyKey, 'no Idempotency-Key sent');
+  const api2 = await api('GET', `/workspaces/${ws}/conversations/${conversationId}`);
+  assert.equal(api2.body.status, 'closed');
+
+  // 10. A viewer reads the conversation but gets no reply box, note or assignment controls.
+  const viewer = await newPage();
+  pages.push(viewer);
+  await signIn(viewer, 'viewer@acme.example', passwords.get('viewer@acme.example'));
+  await viewer.goto(convPath);
+  assert.match(await viewer.locator('#timeline').innerText(), /Frechheit/);
+  for (const sel of ['#reply-form', '#reply-body', '#assign-me', '#assign-form', '#close-form', '#note-form']) {
+    assert.equal(await viewer.locator(sel).count(), 0, `a viewer sees ${sel}`);
+  }
+  await viewer.locator('#read-only').waitFor();
 }

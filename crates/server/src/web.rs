@@ -22,12 +22,13 @@ use switchboard_service::ops::{
 };
 use switchboard_service::{Actor, AuthUser, Credential, ServiceError};
 
+mod inbox;
 mod listening;
 
 const FLASH_COOKIE: &str = "sb_flash";
 const LOGIN_CSRF_COOKIE: &str = "sb_login_csrf";
-/// Modules still to come; Listening (the first real one) is linked on its own.
-const MODULES: &[&str] = &["Inbox", "Publishing", "Advocacy", "Attribution", "Reports"];
+/// Modules still to come; Listening and Inbox (the real ones) are linked on their own.
+const MODULES: &[&str] = &["Publishing", "Advocacy", "Attribution", "Reports"];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/tokens", get(tokens_page).post(token_create))
         .route("/settings/tokens/{id}/revoke", post(token_revoke))
         .merge(listening::routes())
+        .merge(inbox::routes())
         .route(
             "/static/app.css",
             get(|| async { static_file("text/css", include_str!("../static/app.css")) }),
@@ -271,8 +273,12 @@ impl Ctx {
                                 @if self.can(Permission::ListeningRead) {
                                     a.active[active == "listening"] href={"/w/" (w.workspace.id) "/listening"} { "Listening" }
                                 }
+                                @if self.can(Permission::InboxRead) {
+                                    a.active[active == "inbox"] href={"/w/" (w.workspace.id) "/inbox"} { "Inbox" }
+                                }
                             } @else {
                                 span.soon title="Choose a workspace first" { "Listening" }
+                                span.soon title="Choose a workspace first" { "Inbox" }
                             }
                             @for m in MODULES {
                                 span.soon title="Coming in a later release" { (m) small { "soon" } }

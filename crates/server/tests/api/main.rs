@@ -16,4 +16,5 @@ mod listening;
 mod ops;
 mod sla;
 mod web;
+mod web_inbox;
 mod webhooks;
