@@ -841,66 +841,11 @@ mod tests {
 /// How long a presence heartbeat counts.
 pub const PRESENCE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Someone at a conversation, as others see them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Present {
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-    /// `viewing` or `replying`.
-    pub state: String,
-    pub seen_at: String,
-}
+pub use switchboard_store::inbox_work::Present;
 
-/// Conversation id → user id → (what others see, when the heartbeat came).
-type Heartbeats = HashMap<String, HashMap<String, (Present, std::time::Instant)>>;
-
-/// Per conversation, per user: the latest heartbeat. Shared by clones of [`App`]; one
-/// process only (collision hints, not locks).
-#[derive(Clone, Default)]
-pub(crate) struct Presence {
-    inner: std::sync::Arc<std::sync::Mutex<Heartbeats>>,
-}
-
-impl Presence {
-    /// Drops heartbeats older than [`PRESENCE_TTL`] at `now`.
-    fn expire(map: &mut Heartbeats, now: std::time::Instant) {
-        map.retain(|_, users| {
-            users.retain(|_, (_, at)| now.saturating_duration_since(*at) < PRESENCE_TTL);
-            !users.is_empty()
-        });
-    }
-
-    fn touch(&self, conversation: &str, p: Present, now: std::time::Instant) {
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Self::expire(&mut map, now);
-        map.entry(conversation.to_string())
-            .or_default()
-            .insert(p.user_id.clone(), (p, now));
-    }
-
-    /// Everyone at the conversation but `me`, by user id.
-    fn others(
-        &self,
-        conversation: &str,
-        me: Option<&str>,
-        now: std::time::Instant,
-    ) -> Vec<Present> {
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Self::expire(&mut map, now);
-        let mut out: Vec<Present> = map
-            .get(conversation)
-            .map(|users| {
-                users
-                    .values()
-                    .filter(|(p, _)| Some(p.user_id.as_str()) != me)
-                    .map(|(p, _)| p.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-        out
-    }
+/// The oldest heartbeat that still counts at `now`, as stored.
+fn presence_cutoff(now: time::OffsetDateTime) -> String {
+    timestamp(now - PRESENCE_TTL)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -936,19 +881,21 @@ impl App {
                 "the command line is nobody; it cannot be present",
             ));
         };
-        let now = std::time::Instant::now();
-        self.presence.touch(
+        let now = time::OffsetDateTime::now_utc();
+        let cutoff = presence_cutoff(now);
+        let mut tx = self.store.write().await?;
+        store::touch_presence(
+            &mut tx,
             &conv.id,
-            Present {
-                user_id: u.id.clone(),
-                email: u.email.clone(),
-                name: u.name.clone(),
-                state: input.state.trim().to_string(),
-                seen_at: switchboard_store::now(),
-            },
-            now,
-        );
-        Ok(self.presence.others(&conv.id, Some(&u.id), now))
+            &u.id,
+            input.state.trim(),
+            &timestamp(now),
+            &cutoff,
+        )
+        .await?;
+        tx.commit().await?;
+        let mut c = self.store.read().await?;
+        Ok(store::present(&mut c, &conv.id, Some(&u.id), &cutoff).await?)
     }
 
     /// Who else is viewing or replying to the conversation.
@@ -961,68 +908,8 @@ impl App {
         let (_, conv) = self
             .conversation_in(actor, ws, conversation, Permission::InboxRead)
             .await?;
-        Ok(self
-            .presence
-            .others(&conv.id, actor.user_id(), std::time::Instant::now()))
-    }
-}
-
-#[cfg(test)]
-mod presence_tests {
-    use super::*;
-    use std::time::{Duration, Instant};
-
-    fn someone(id: &str, state: &str) -> Present {
-        Present {
-            user_id: id.into(),
-            email: format!("{id}@x.example"),
-            name: id.into(),
-            state: state.into(),
-            seen_at: String::new(),
-        }
-    }
-
-    #[test]
-    fn heartbeats_last_thirty_seconds_and_the_caller_is_not_listed() {
-        let p = Presence::default();
-        let t0 = Instant::now();
-        p.touch("c1", someone("ann", "viewing"), t0);
-        p.touch(
-            "c1",
-            someone("bob", "replying"),
-            t0 + Duration::from_secs(20),
-        );
-        p.touch("c2", someone("cat", "viewing"), t0);
-        let ids = |v: Vec<Present>| {
-            v.into_iter()
-                .map(|x| (x.user_id, x.state))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            ids(p.others("c1", Some("ann"), t0 + Duration::from_secs(25))),
-            vec![("bob".to_string(), "replying".to_string())]
-        );
-        assert_eq!(
-            ids(p.others("c1", None, t0 + Duration::from_secs(29))).len(),
-            2
-        );
-        // Ann's heartbeat ran out; Bob's has not.
-        assert_eq!(
-            ids(p.others("c1", None, t0 + Duration::from_secs(31))),
-            vec![("bob".to_string(), "replying".to_string())]
-        );
-        assert!(p
-            .others("c1", None, t0 + Duration::from_secs(51))
-            .is_empty());
-        // A new heartbeat replaces the old one.
-        p.touch(
-            "c1",
-            someone("ann", "replying"),
-            t0 + Duration::from_secs(60),
-        );
-        assert_eq!(
-            ids(p.others("c1", None, t0 + Duration::from_secs(61))),
-            vec![("ann".to_string(), "replying".to_string())]
-        );
+        let cutoff = presence_cutoff(time::OffsetDateTime::now_utc());
+        let mut c = self.store.read().await?;
+        Ok(store::present(&mut c, &conv.id, actor.user_id(), &cutoff).await?)
     }
 }

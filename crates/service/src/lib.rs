@@ -66,8 +66,6 @@ pub struct App {
     pub http: reqwest::Client,
     search: listening::Search,
     router: inbox::RouterState,
-    /// Who is viewing or replying to which conversation (in memory, 30 s per heartbeat).
-    presence: inbox_work::Presence,
 }
 
 impl App {
@@ -80,7 +78,6 @@ impl App {
             enricher: Default::default(),
             search: Default::default(),
             router: Default::default(),
-            presence: Default::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))

@@ -455,3 +455,74 @@ pub async fn finish_handoff(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+// ---------------------------------------------------------------- presence
+
+/// Someone at a conversation, as others see them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Present {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    /// `viewing` or `replying`.
+    pub state: String,
+    pub seen_at: String,
+}
+
+/// Records a heartbeat, and forgets heartbeats older than `expired_before` everywhere (so the
+/// table holds only the people at a conversation now).
+pub async fn touch_presence(
+    c: &mut AnyConnection,
+    conversation_id: &str,
+    user_id: &str,
+    state: &str,
+    now: &str,
+    expired_before: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM conversation_presence WHERE seen_at < $1")
+        .bind(expired_before)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "INSERT INTO conversation_presence (conversation_id, user_id, state, seen_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (conversation_id, user_id) DO UPDATE SET state = excluded.state, seen_at = excluded.seen_at",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .bind(state)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+/// Everyone seen at the conversation since `since`, but `me`, by user id.
+pub async fn present(
+    c: &mut AnyConnection,
+    conversation_id: &str,
+    me: Option<&str>,
+    since: &str,
+) -> Result<Vec<Present>> {
+    let rows = sqlx::query(
+        "SELECT p.user_id, u.email, u.name, p.state, p.seen_at FROM conversation_presence p \
+         JOIN users u ON u.id = p.user_id \
+         WHERE p.conversation_id = $1 AND p.seen_at >= $2 AND p.user_id <> $3 ORDER BY p.user_id",
+    )
+    .bind(conversation_id)
+    .bind(since)
+    .bind(me.unwrap_or(""))
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Present {
+                user_id: r.try_get("user_id")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                state: r.try_get("state")?,
+                seen_at: r.try_get("seen_at")?,
+            })
+        })
+        .collect()
+}

@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_sla_pause.sql"),
         postgres: include_str!("../migrations/postgres/0012_sla_pause.sql"),
     },
+    Migration {
+        version: 13,
+        name: "presence",
+        sqlite: include_str!("../migrations/sqlite/0013_presence.sql"),
+        postgres: include_str!("../migrations/postgres/0013_presence.sql"),
+    },
 ];
 
 /// Applies pending migrations; returns the versions it applied.

@@ -242,6 +242,24 @@ api_test! {
         assert_eq!(from_agent.body["others"].as_array().unwrap().len(), 1);
         // The ambassador cannot read the inbox.
         assert_eq!(app.get(&presence, &acme.token(Role::Ambassador)).await.status, 403);
+
+        // A second server on the same database sees the same people (presence is stored).
+        let other = switchboard_service::App::new(app.app.store.clone(), Default::default());
+        let manager = app.app.user_by_email("manager@acme.example").await.unwrap();
+        let actor = switchboard_service::Actor::User(manager.clone());
+        let there = other.set_presence(&actor, &acme.global, &acme.conversation,
+            serde_json::from_value(json!({"state": "viewing"})).unwrap()).await.unwrap();
+        let mut emails: Vec<String> = there.iter().map(|p| p.email.clone()).collect();
+        emails.sort();
+        assert_eq!(emails, ["agent@acme.example", "viewer@acme.example"]);
+        let from_first = app.get(&presence, &agent).await.body;
+        assert!(from_first["others"].as_array().unwrap().iter().any(|p| p["email"] == "manager@acme.example"), "{from_first}");
+        // A heartbeat older than 30 seconds no longer counts.
+        let mut tx = app.app.store.write().await.unwrap();
+        sqlx::query("UPDATE conversation_presence SET seen_at = '2026-01-01T00:00:00.000Z' WHERE user_id = $1").bind(&manager.id).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let later = app.get(&presence, &agent).await.body;
+        assert!(!later["others"].as_array().unwrap().iter().any(|p| p["email"] == "manager@acme.example"), "{later}");
     };
 
     saved_replies_are_checked_and_edited_by_inbox_managers => |app: TestApp| async move {
