@@ -95,6 +95,18 @@ window.addEventListener('pageshow', (e) => {
     });
   }
 
+  // A reply that could not be sent comes back in the box (the page after a form is a new one).
+  const replyForm = document.getElementById('reply-form');
+  const replyBox = document.getElementById('reply-body');
+  const convId = document.getElementById('conversation')?.getAttribute('data-conversation');
+  if (replyForm && replyBox && convId && window.sessionStorage) {
+    const key = `sb-draft:${convId}`;
+    const draft = sessionStorage.getItem(key);
+    if (document.querySelector('main > .flash.error') && draft && !replyBox.value) replyBox.value = draft;
+    else sessionStorage.removeItem(key);
+    replyForm.addEventListener('submit', () => { if (replyBox.value.trim()) sessionStorage.setItem(key, replyBox.value); });
+  }
+
   // Presence: say every 10 s that this person is viewing (or writing a reply to) the open
   // conversation, and show who else is.
   const pane = document.getElementById('conversation');
