@@ -99,6 +99,10 @@ pub const ROUTES: &[(&str, &str)] = &[
         "/api/v1/workspaces/{ws}/conversations/{conversation}",
     ),
     (
+        "PATCH",
+        "/api/v1/workspaces/{ws}/conversations/{conversation}",
+    ),
+    (
         "POST",
         "/api/v1/workspaces/{ws}/conversations/{conversation}/assign",
     ),
@@ -292,7 +296,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/workspaces/{ws}/conversations/{conversation}",
-            get(inbox_api::get_conversation),
+            get(inbox_api::get_conversation).patch(inbox_api::update_conversation),
         )
         .route(
             "/workspaces/{ws}/conversations/{conversation}/assign",

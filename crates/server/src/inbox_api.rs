@@ -10,7 +10,8 @@ use serde_json::json;
 use std::collections::HashMap;
 use switchboard_core::ErrorCode;
 use switchboard_service::inbox::{
-    AssignInput, ConversationQuery, RerunInput, RuleInput, RulePatch, StatusInput,
+    AssignInput, ConversationPatch, ConversationQuery, RerunInput, RuleInput, RulePatch,
+    StatusInput,
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -118,6 +119,20 @@ pub async fn set_status(
     let c = state
         .app
         .set_conversation_status(&user.actor(), &ws, &conversation, body)
+        .await?;
+    Ok(Json(c).into_response())
+}
+
+/// `{"priority"?, "tags"?}`: set by hand.
+pub async fn update_conversation(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((ws, conversation)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ConversationPatch>,
+) -> ApiResult<Response> {
+    let c = state
+        .app
+        .update_conversation(&user.actor(), &ws, &conversation, body)
         .await?;
     Ok(Json(c).into_response())
 }

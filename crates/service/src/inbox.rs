@@ -711,6 +711,45 @@ pub struct StatusInput {
     pub snoozed_until: Option<String>,
 }
 
+/// Priority and tags set by hand; what is absent stays.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationPatch {
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// Replaces the tags (lower-cased, `#` dropped, repeats removed).
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+const MAX_TAGS: usize = 20;
+const MAX_TAG_CHARS: usize = 50;
+
+/// Tags as stored: trimmed, without `#`, lower-case, each once, in the order given.
+fn clean_tags(tags: &[String]) -> ServiceResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim().trim_start_matches('#').to_lowercase();
+        if t.is_empty() || out.contains(&t) {
+            continue;
+        }
+        if t.chars().count() > MAX_TAG_CHARS || t.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "tags",
+                format!("a tag is at most {MAX_TAG_CHARS} characters, without control characters"),
+            ));
+        }
+        out.push(t);
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ServiceError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RerunInput {
@@ -1123,6 +1162,80 @@ impl App {
         let after = store::get(&mut tx, &w.id, &before.id)
             .await?
             .ok_or(ServiceError::NotFound)?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
+
+impl App {
+    /// Sets the conversation's priority and/or tags by hand (`inbox.reply`), with a timeline
+    /// entry per change and an audit entry; nothing changes, nothing is written.
+    pub async fn update_conversation(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        id: &str,
+        patch: ConversationPatch,
+    ) -> ServiceResult<Conversation> {
+        let (w, conv) = self
+            .conversation_in(actor, ws, id, Permission::InboxReply)
+            .await?;
+        let priority = patch
+            .priority
+            .as_deref()
+            .map(|p| one_of("priority", p, PRIORITIES))
+            .transpose()?;
+        let tags = patch.tags.as_deref().map(clean_tags).transpose()?;
+        let mut tx = self.store.write().await?;
+        // Read again under the write lock: routing or another agent may have changed it.
+        let before = store::get(&mut tx, &w.id, &conv.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let priority = priority.unwrap_or_else(|| before.priority.clone());
+        let tags = tags.unwrap_or_else(|| before.tags.clone());
+        if priority == before.priority && tags == before.tags {
+            return Ok(before);
+        }
+        store::set_priority_tags(&mut tx, &before.id, &priority, &tags).await?;
+        let mut events = Vec::new();
+        if priority != before.priority {
+            events.push(NewEvent {
+                conversation_id: &before.id,
+                actor: "",
+                kind: "priority",
+                data: serde_json::json!({ "from": before.priority, "to": priority }),
+            });
+        }
+        if tags != before.tags {
+            events.push(NewEvent {
+                conversation_id: &before.id,
+                actor: "",
+                kind: "tags",
+                data: serde_json::json!({ "from": before.tags, "to": tags }),
+            });
+        }
+        let label = actor.label();
+        for e in &mut events {
+            e.actor = &label;
+        }
+        store::add_events(&mut tx, &events).await?;
+        let after = store::get(&mut tx, &w.id, &before.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Audit {
+            org_id: &w.org_id,
+            workspace_id: Some(&w.id),
+            action: "conversation.update",
+            target_type: "conversation",
+            target_id: &before.id,
+        }
+        .write(
+            &mut tx,
+            actor,
+            Some(&serde_json::json!({ "priority": before.priority, "tags": before.tags })),
+            Some(&serde_json::json!({ "priority": after.priority, "tags": after.tags })),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }

@@ -417,6 +417,24 @@ pub async fn set_routing(
     Ok(())
 }
 
+/// Priority and tags set by hand (the other columns stay as they are).
+pub async fn set_priority_tags(
+    c: &mut AnyConnection,
+    id: &str,
+    priority: &str,
+    tags: &[String],
+) -> Result<()> {
+    sqlx::query("UPDATE conversations SET priority = $1, tags = $2, updated_at = $3 WHERE id = $4")
+        .bind(priority)
+        .bind(json_list(tags))
+        .bind(crate::now())
+        .bind(id)
+        .execute(c)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
 pub async fn set_assignment(
     c: &mut AnyConnection,
     id: &str,

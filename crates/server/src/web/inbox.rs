@@ -19,13 +19,13 @@ use jiff::Timestamp;
 use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
-use switchboard_core::{AuditEntry, Item, Network, Permission, Team, User};
+use switchboard_core::{Item, Network, Permission, Team, User};
 use switchboard_service::inbox::{
-    AssignInput, ConversationDetail, ConversationQuery, StatusInput, PRIORITIES,
+    AssignInput, ConversationDetail, ConversationPatch, ConversationQuery, StatusInput, PRIORITIES,
 };
 use switchboard_service::inbox_work::{NoteInput, Present, ReplyInput};
 use switchboard_service::sla::{SlaTimers, Timer, TimerState};
-use switchboard_service::{Access, ServiceError};
+use switchboard_service::ServiceError;
 use switchboard_store::inbox::{Conversation, ConversationEvent};
 use switchboard_store::inbox_work::{Reply, SavedReply};
 
@@ -46,8 +46,6 @@ const INTENTS: &[&str] = &[
     "feature_request",
 ];
 const LANGS: &[&str] = &["en", "de", "fr", "es", "it", "nl", "pt", "ko", "zh", "ja"];
-const MAX_TAGS: usize = 20;
-const MAX_TAG_CHARS: usize = 50;
 /// As on the Listening page: the zone chosen there is used here too.
 const TZ_COOKIE: &str = "tz";
 
@@ -1774,15 +1772,15 @@ async fn priority(
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    let p = form.priority.trim().to_ascii_lowercase();
-    if !PRIORITIES.contains(&p.as_str()) {
-        return redirect_with(
-            &back,
-            "error",
-            &format!("priority: expected one of: {}", PRIORITIES.join(", ")),
-        );
-    }
-    let r = update_conversation(&state, &user, &ws, &id, Change::Priority(p)).await;
+    let patch = ConversationPatch {
+        priority: Some(form.priority),
+        tags: None,
+    };
+    let r = state
+        .app
+        .update_conversation(&user.actor(), &ws, &id, patch)
+        .await
+        .map(|_| ());
     finish(&back, "Priority set.", r)
 }
 
@@ -1797,105 +1795,16 @@ async fn tags(
         Ok(f) => f,
         Err(e) => return redirect_with(&back, "error", &e),
     };
-    let mut list: Vec<String> = Vec::new();
-    for t in form.tags.split(',') {
-        let t = t.trim().trim_start_matches('#').to_lowercase();
-        if t.is_empty() || list.contains(&t) {
-            continue;
-        }
-        if t.chars().count() > MAX_TAG_CHARS {
-            return redirect_with(
-                &back,
-                "error",
-                &format!("tags: a tag has at most {MAX_TAG_CHARS} characters"),
-            );
-        }
-        list.push(t);
-    }
-    if list.len() > MAX_TAGS {
-        return redirect_with(&back, "error", &format!("tags: at most {MAX_TAGS} tags"));
-    }
-    let r = update_conversation(&state, &user, &ws, &id, Change::Tags(list)).await;
+    let patch = ConversationPatch {
+        priority: None,
+        tags: Some(form.tags.split(',').map(str::to_string).collect()),
+    };
+    let r = state
+        .app
+        .update_conversation(&user.actor(), &ws, &id, patch)
+        .await
+        .map(|_| ());
     finish(&back, "Tags saved.", r)
-}
-
-enum Change {
-    Priority(String),
-    Tags(Vec<String>),
-}
-
-/// Sets a conversation's priority or tags, with a timeline event and an audit entry.
-///
-/// The service has no call for these yet (routing sets them); this does what one would, in
-/// one write transaction, with the same permission (`inbox.reply`) and the same
-/// not-found-before-forbidden order. It belongs in `switchboard_service::inbox` and should
-/// move there.
-async fn update_conversation(
-    state: &AppState,
-    user: &WebUser,
-    ws: &str,
-    id: &str,
-    change: Change,
-) -> Result<(), ServiceError> {
-    let actor = user.actor();
-    let me = &user.auth.user;
-    // Readable (or not found), then allowed.
-    let detail = state.app.get_conversation(&actor, ws, id).await?;
-    let mut c = state.app.store.read().await?;
-    let access = Access::load(&mut c, &actor).await?;
-    let wa = access.workspace(ws)?;
-    wa.require(Permission::InboxReply)?;
-    let workspace = wa.workspace.clone();
-    drop(c);
-    let mut tx = state.app.store.write().await?;
-    // Read again under the write lock: routing or an assignment may have changed it since.
-    let before = switchboard_store::inbox::get(&mut tx, &workspace.id, &detail.conversation.id)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    let (priority, tags, kind, data) = match change {
-        Change::Priority(p) => (
-            p.clone(),
-            before.tags.clone(),
-            "priority",
-            serde_json::json!({ "from": before.priority, "to": p }),
-        ),
-        Change::Tags(t) => (
-            before.priority.clone(),
-            t.clone(),
-            "tags",
-            serde_json::json!({ "from": before.tags, "to": t }),
-        ),
-    };
-    if priority == before.priority && tags == before.tags {
-        return Ok(());
-    }
-    switchboard_store::inbox::set_routing(
-        &mut tx,
-        &before.id,
-        before.team_id.as_deref(),
-        before.assignee_id.as_deref(),
-        &priority,
-        &tags,
-        before.routed_by_rule.as_deref(),
-    )
-    .await?;
-    switchboard_store::inbox::add_event(&mut tx, &before.id, &me.email, kind, &data).await?;
-    let entry = AuditEntry {
-        id: switchboard_store::new_id(),
-        org_id: workspace.org_id.clone(),
-        workspace_id: Some(workspace.id.clone()),
-        actor_id: Some(me.id.clone()),
-        actor: me.email.clone(),
-        action: format!("conversation.{kind}"),
-        target_type: "conversation".into(),
-        target_id: before.id.clone(),
-        before: Some(serde_json::json!({ "priority": before.priority, "tags": before.tags })),
-        after: Some(serde_json::json!({ "priority": priority, "tags": tags })),
-        created_at: switchboard_store::now(),
-    };
-    switchboard_store::audit::insert(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[cfg(test)]

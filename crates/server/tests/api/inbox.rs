@@ -448,3 +448,33 @@ api_test! {
         assert_eq!(assign.status, 404, "{}", assign.text);
     };
 }
+
+api_test! {
+    priority_and_tags_are_set_by_hand_with_a_timeline_entry => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let conv = format!("/api/v1/workspaces/{}/conversations/{}", acme.global, acme.conversation);
+        let agent = acme.token(Role::Agent);
+        let denied = app.patch(&conv, json!({"priority": "high"}), &acme.token(Role::Viewer)).await;
+        assert_eq!(denied.status, 403, "{}", denied.text);
+        for (body, field) in [
+            (json!({"priority": "asap"}), "priority"),
+            (json!({"tags": ["x".repeat(51)]}), "tags"),
+            (json!({"tags": (0..21).map(|i| format!("t{i}")).collect::<Vec<_>>()}), "tags"),
+        ] {
+            let bad = app.patch(&conv, body.clone(), &agent).await;
+            assert_eq!((bad.status.as_u16(), bad.error_field()), (422, field), "{body}: {}", bad.text);
+        }
+        let r = app.patch(&conv, json!({"priority": "URGENT", "tags": ["#Refund", "vip", "refund", " "]}), &agent).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((r.body["priority"].as_str(), r.body["tags"].clone()), (Some("urgent"), json!(["refund", "vip"])));
+        // The same again writes nothing more.
+        let again = app.patch(&conv, json!({"priority": "urgent"}), &agent).await;
+        assert_eq!(again.status, 200);
+        let detail = app.get(&conv, &agent).await.body;
+        let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "priority").count(), 1, "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "tags").count(), 1, "{kinds:?}");
+        let listed = app.get(&format!("/api/v1/workspaces/{}/conversations?tag=vip", acme.global), &agent).await;
+        assert_eq!(listed.body["conversations"][0]["id"], acme.conversation.as_str());
+    };
+}
