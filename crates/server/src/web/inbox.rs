@@ -20,6 +20,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use switchboard_core::{Item, Network, Permission, Team, User};
+use switchboard_service::handoff::HandoffInput;
 use switchboard_service::inbox::{
     AssignInput, ConversationDetail, ConversationPatch, ConversationQuery, StatusInput, PRIORITIES,
 };
@@ -59,6 +60,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/w/{ws}/inbox/{conversation}/tags", post(tags))
         .route("/w/{ws}/inbox/{conversation}/note", post(note))
         .route("/w/{ws}/inbox/{conversation}/reply", post(reply))
+        .route("/w/{ws}/inbox/{conversation}/handoff", post(handoff))
 }
 
 // ---- parameters, links, times ----
@@ -1267,6 +1269,19 @@ fn actions(v: &PageView, c: &Conversation, here: &str) -> Markup {
                     }
                 }
             }
+            details.action-menu #handoff-menu {
+                summary { "Send to CRM…" }
+                form.menu #handoff-form method="post" action=(v.links.action(&c.id, "handoff")) {
+                    (csrf) (hidden_back(here))
+                    p.muted.small {
+                        "Posts this conversation to the CRM and helpdesk webhooks set up for "
+                        code { "inbox.handoff" } "; their ticket links appear in the timeline."
+                    }
+                    label for="handoff-note" { "Note for the receiving team (optional)" }
+                    textarea #handoff-note name="note" rows="3" maxlength="2000" {}
+                    p { button type="submit" { "Send to CRM" } }
+                }
+            }
         }
     }
 }
@@ -1694,6 +1709,47 @@ async fn note(
             &format!("Note added; {} teammate(s) mentioned.", n.mentions.len()),
         ),
         r => finish(&back, "Note added.", r),
+    }
+}
+
+#[derive(Deserialize)]
+struct HandoffForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn handoff(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ws, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let back = back_to(&body, &ws, &id);
+    let form: HandoffForm = match user.form(&body) {
+        Ok(f) => f,
+        Err(e) => return redirect_with(&back, "error", &e),
+    };
+    let input = HandoffInput {
+        note: non_empty(&form.note),
+        webhook: None,
+    };
+    let r = state
+        .app
+        .handoff_conversation(&user.actor(), &ws, &id, input)
+        .await;
+    match r {
+        Ok(list) => {
+            let names: Vec<&str> = list.iter().map(|h| h.webhook_name.as_str()).collect();
+            redirect_with(
+                &back,
+                "ok",
+                &format!(
+                    "Sent to {}; the ticket link follows in the timeline.",
+                    names.join(", ")
+                ),
+            )
+        }
+        Err(e) => redirect_with(&back, "error", &describe(&e)),
     }
 }
 

@@ -249,6 +249,12 @@ api_test! {
         assert!(page.text.contains("1 teammate(s) mentioned"), "{}", page.text);
         assert!(page.text.contains("<span class=\"mention\">@manager</span>"));
 
+        // Send to CRM: queued to the fixture's CRM webhook and on the timeline.
+        let (_, page) = agent.submit(&format!("{conv}/handoff"), &[("note", "Bitte Rückruf")]).await;
+        assert!(page.text.contains("Sent to CRM"), "{}", page.text);
+        assert!(page.text.contains("data-event=\"handoff\""), "{}", page.text);
+        assert_eq!(app.get(&format!("{api}/handoffs"), &owner).await.body["handoffs"][0]["note"], "Bitte Rückruf");
+
         // Priority and tags, on the timeline and in the audit log.
         let (_, page) = agent.submit(&format!("{conv}/priority"), &[("priority", "urgent")]).await;
         assert!(page.text.contains("Priority set.") && page.text.contains("data-event=\"priority\""));
