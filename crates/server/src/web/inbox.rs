@@ -4,8 +4,8 @@
 //! keyboard shortcuts, the saved-reply picker, the presence heartbeat and send-once buttons;
 //! the page works without it.
 
+use super::listening::{cookie_zone, local, parse_ts, zone};
 use super::{describe, error_page, not_found_page, redirect_with, Ctx, WebUser};
-use crate::extract::cookie;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -47,8 +47,6 @@ const INTENTS: &[&str] = &[
     "feature_request",
 ];
 const LANGS: &[&str] = &["en", "de", "fr", "es", "it", "nl", "pt", "ko", "zh", "ja"];
-/// As on the Listening page: the zone chosen there is used here too.
-const TZ_COOKIE: &str = "tz";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -227,42 +225,6 @@ fn back_to(body: &Bytes, ws: &str, conversation: &str) -> String {
             b.clone()
         }
         _ => fallback,
-    }
-}
-
-fn plausible_tz(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'))
-}
-
-fn zone_named(name: &str) -> Option<TimeZone> {
-    plausible_tz(name)
-        .then(|| TimeZone::get(name).ok())
-        .flatten()
-}
-
-/// The zone of the `tz` cookie, or UTC.
-fn cookie_zone(headers: &HeaderMap) -> (String, TimeZone) {
-    cookie(headers, TZ_COOKIE)
-        .and_then(|n| zone_named(&n).map(|z| (n, z)))
-        .unwrap_or_else(|| ("UTC".into(), TimeZone::UTC))
-}
-
-fn parse_ts(s: &str) -> Option<Timestamp> {
-    s.parse::<Timestamp>().ok()
-}
-
-/// `YYYY-MM-DD HH:MM` in the zone.
-fn local(ts: &str, tz: &TimeZone) -> String {
-    match parse_ts(ts) {
-        Some(t) => t
-            .to_zoned(tz.clone())
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string(),
-        None => ts.to_string(),
     }
 }
 
@@ -1598,7 +1560,7 @@ struct StatusForm {
 
 /// When a snooze ends, as RFC 3339.
 fn snooze_until(f: &StatusForm, now: Timestamp) -> Result<String, String> {
-    let tz = zone_named(f.tz.trim()).unwrap_or(TimeZone::UTC);
+    let tz = zone(f.tz.trim()).unwrap_or(TimeZone::UTC);
     let bad = || "until: pick a date and time".to_string();
     let at_nine = |d: jiff::civil::Date| {
         d.at(9, 0, 0, 0)

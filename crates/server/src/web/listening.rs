@@ -80,7 +80,7 @@ struct ListeningQuery {
 }
 
 /// An IANA name as it may appear in a cookie or a URL (no `;`, spaces or quotes).
-fn plausible_tz(name: &str) -> bool {
+pub(super) fn plausible_tz(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -88,25 +88,25 @@ fn plausible_tz(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '+' | '-'))
 }
 
-fn zone(name: &str) -> Option<TimeZone> {
+pub(super) fn zone(name: &str) -> Option<TimeZone> {
     plausible_tz(name)
         .then(|| TimeZone::get(name).ok())
         .flatten()
 }
 
 /// The zone of the `tz` cookie, or UTC.
-fn cookie_zone(headers: &HeaderMap) -> (String, TimeZone) {
+pub(super) fn cookie_zone(headers: &HeaderMap) -> (String, TimeZone) {
     cookie(headers, TZ_COOKIE)
         .and_then(|n| zone(&n).map(|z| (n, z)))
         .unwrap_or_else(|| ("UTC".into(), TimeZone::UTC))
 }
 
-fn parse_ts(s: &str) -> Option<Timestamp> {
+pub(super) fn parse_ts(s: &str) -> Option<Timestamp> {
     s.parse::<Timestamp>().ok()
 }
 
 /// A stored RFC 3339 time as `YYYY-MM-DD HH:MM` in the zone.
-fn local(ts: &str, tz: &TimeZone) -> String {
+pub(super) fn local(ts: &str, tz: &TimeZone) -> String {
     match parse_ts(ts) {
         Some(t) => t
             .to_zoned(tz.clone())
