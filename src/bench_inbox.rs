@@ -84,6 +84,19 @@ pub async fn inbox(app: &App, items: u64, conversations: u64, runs: usize) -> Re
         .await
         .map_err(err)?;
     }
+    // Support answers within an hour, around the clock: every generated complaint is
+    // breached, so the SLA filter has work.
+    app.create_sla_policy(
+        &Actor::Cli,
+        &ws,
+        serde_json::from_value(serde_json::json!({
+            "team": "Support", "priority": "normal",
+            "first_response_minutes": 60, "resolution_minutes": 480,
+        }))
+        .map_err(err)?,
+    )
+    .await
+    .map_err(err)?;
     eprintln!("storing {items} items in {conversations} conversations ...");
     // One enricher for the run: `App::prepare` builds one per item, which costs more than
     // the enrichment itself.
@@ -185,6 +198,28 @@ pub async fn inbox(app: &App, items: u64, conversations: u64, runs: usize) -> Re
                 ..Default::default()
             },
         ),
+        (
+            "Support, SLA breached",
+            ConversationQuery {
+                view: Some("team:Support".into()),
+                sla: Some("breached".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "q: frechheit (listening query)",
+            ConversationQuery {
+                q: Some("frechheit".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "q: \"dark mode\" lang:en",
+            ConversationQuery {
+                q: Some("\"dark mode\" lang:en".into()),
+                ..Default::default()
+            },
+        ),
     ];
     println!(
         "bench inbox: backend={} items={items} conversations={created} routed={routed} ({joined} replies joined)",
@@ -197,7 +232,10 @@ pub async fn inbox(app: &App, items: u64, conversations: u64, runs: usize) -> Re
     );
     println!("| view (50 per page) | listed | p50 ms | p95 ms | page 2 p50 ms |");
     println!("| --- | ---: | ---: | ---: | ---: |");
+    // The target is for the list itself; `q` (a listening query matched against every
+    // candidate's items in memory) is reported apart.
     let mut worst_p95: f64 = 0.0;
+    let mut worst_q_p95: f64 = 0.0;
     for (name, q) in views {
         let page = || {
             let mut q = q.clone();
@@ -229,7 +267,11 @@ pub async fn inbox(app: &App, items: u64, conversations: u64, runs: usize) -> Re
         }
         times.sort_by(f64::total_cmp);
         times2.sort_by(f64::total_cmp);
-        worst_p95 = worst_p95.max(percentile(&times, 0.95));
+        if q.q.is_some() {
+            worst_q_p95 = worst_q_p95.max(percentile(&times, 0.95));
+        } else {
+            worst_p95 = worst_p95.max(percentile(&times, 0.95));
+        }
         println!(
             "| {name} | {} | {:.2} | {:.2} | {} |",
             first.conversations.len(),
@@ -243,9 +285,10 @@ pub async fn inbox(app: &App, items: u64, conversations: u64, runs: usize) -> Re
         );
     }
     println!(
-        "summary: routing {:.0} items/s (target >= 5,000); worst list p95 {:.1} ms (target <= 50); peak memory {} MB",
+        "summary: routing {:.0} items/s (target >= 5,000); worst list p95 {:.1} ms (target <= 50); worst p95 with q {:.1} ms; peak memory {} MB",
         routed as f64 / route_secs.max(1e-9),
         worst_p95,
+        worst_q_p95,
         peak_rss_mb()
             .map(|m| format!("{m:.0}"))
             .unwrap_or_else(|| "?".into())

@@ -971,24 +971,34 @@ impl App {
             if let Some(last) = list.last() {
                 before = Some((last.last_item_at.clone(), last.id.clone()));
             }
+            let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
             let in_state = match sla {
-                Some(want) => {
-                    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
-                    Some(self.with_sla_state(&mut c, &w.id, &ids, want).await?)
+                Some(want) => Some(self.with_sla_state(&mut c, &w.id, &ids, want).await?),
+                None => None,
+            };
+            // One read for the whole chunk's items, not two per conversation.
+            let matching: Option<HashSet<String>> = match &query {
+                Some(query) => {
+                    let wanted: Vec<String> = ids
+                        .into_iter()
+                        .filter(|id| in_state.as_ref().is_none_or(|s| s.contains(id)))
+                        .collect();
+                    let mut hits = HashSet::new();
+                    for (conv, item) in items::of_conversations(&mut c, &wanted).await? {
+                        if !hits.contains(&conv)
+                            && Prepared::new(&IndexDoc::from_item(&item)).matches(query)
+                        {
+                            hits.insert(conv);
+                        }
+                    }
+                    Some(hits)
                 }
                 None => None,
             };
             for conv in list {
                 scanned += 1;
-                let mut hit = in_state.as_ref().is_none_or(|s| s.contains(&conv.id));
-                if let (true, Some(query)) = (hit, &query) {
-                    let ids = store::item_ids(&mut c, &conv.id).await?;
-                    let found = items::get_many(&mut c, &ids).await?;
-                    hit = found.iter().any(|i| {
-                        let doc = IndexDoc::from_item(i);
-                        Prepared::new(&doc).matches(query)
-                    });
-                }
+                let hit = in_state.as_ref().is_none_or(|s| s.contains(&conv.id))
+                    && matching.as_ref().is_none_or(|m| m.contains(&conv.id));
                 let conv_last = conv.clone();
                 if hit {
                     out.push(conv);

@@ -334,6 +334,34 @@ const SELECT: &str = "SELECT id, workspace_id, network, external_id, kind, autho
     author_followers, text, hashtags, mentions, urls, lang, created_at, url, parent_id, root_id, likes, shares, \
     replies, sentiment, sentiment_score, intents, tags, ingested_at, updated_at FROM items";
 
+/// The items of the given inbox conversations: (conversation id, item), in no set order.
+pub async fn of_conversations(
+    c: &mut AnyConnection,
+    conversation_ids: &[String],
+) -> Result<Vec<(String, Item)>> {
+    let sqlite = c.backend_name() == "SQLite";
+    let columns = SELECT.trim_end_matches(" FROM items");
+    let mut out = Vec::new();
+    for chunk in conversation_ids.chunks(CHUNK) {
+        let ph = (1..=chunk.len())
+            .map(|i| placeholder(sqlite, i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "{columns}, ci.conversation_id AS conversation_of FROM items \
+             JOIN conversation_items ci ON ci.item_id = items.id WHERE ci.conversation_id IN ({ph})"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(&mut *c).await? {
+            out.push((r.try_get("conversation_of")?, from_row(&r)?));
+        }
+    }
+    Ok(out)
+}
+
 pub async fn get(c: &mut AnyConnection, workspace_id: &str, id: &str) -> Result<Option<Item>> {
     let row = sqlx::query(&format!("{SELECT} WHERE workspace_id = $1 AND id = $2"))
         .bind(workspace_id)
