@@ -1125,6 +1125,7 @@ mod tests {
     fn facts(status: &str, responded: Option<&str>, closed: Option<&str>) -> SlaFacts {
         SlaFacts {
             id: "c".into(),
+            workspace_id: "w".into(),
             team_id: Some("t".into()),
             assignee_id: None,
             priority: "normal".into(),

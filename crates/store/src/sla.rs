@@ -117,6 +117,7 @@ pub async fn list(c: &mut AnyConnection, workspace_id: &str) -> Result<Vec<SlaPo
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SlaFacts {
     pub id: String,
+    pub workspace_id: String,
     pub team_id: Option<String>,
     pub assignee_id: Option<String>,
     pub priority: String,
@@ -144,6 +145,7 @@ fn pauses(log: &str) -> Vec<(String, String)> {
 fn facts(r: &AnyRow) -> Result<SlaFacts> {
     Ok(SlaFacts {
         id: r.try_get("id")?,
+        workspace_id: r.try_get("workspace_id")?,
         team_id: opt_str(r, "team_id")?,
         assignee_id: opt_str(r, "assignee_id")?,
         priority: r.try_get("priority")?,
@@ -156,7 +158,7 @@ fn facts(r: &AnyRow) -> Result<SlaFacts> {
     })
 }
 
-const FACTS: &str = "SELECT c.id, c.team_id, c.assignee_id, c.priority, c.status, c.first_item_at, \
+const FACTS: &str = "SELECT c.id, c.workspace_id, c.team_id, c.assignee_id, c.priority, c.status, c.first_item_at, \
     c.closed_at, c.paused_at, c.paused_log, COALESCE(c.first_response_at, (SELECT MIN(e.at) FROM conversation_events e \
     WHERE e.conversation_id = c.id AND e.kind = 'reply_sent')) AS first_response_at FROM conversations c";
 
@@ -181,16 +183,21 @@ pub async fn facts_of_many(
 ) -> Result<Vec<SlaFacts>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(400) {
+        // By primary key alone: with the workspace in the WHERE clause SQLite walks the
+        // workspace's index instead (every conversation of it), 10x slower at 200,000.
         let sql = format!(
-            "{FACTS} WHERE c.workspace_id = $1 AND c.id IN ({})",
-            crate::queries::placeholders(2, chunk.len())
+            "{FACTS} WHERE c.id IN ({})",
+            crate::queries::placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query(&sql).bind(workspace_id);
+        let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(id);
         }
         for r in q.fetch_all(&mut *c).await? {
-            out.push(facts(&r)?);
+            let f = facts(&r)?;
+            if f.workspace_id == workspace_id {
+                out.push(f);
+            }
         }
     }
     Ok(out)
