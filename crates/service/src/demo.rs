@@ -218,7 +218,46 @@ impl App {
             });
         }
         self.seed_demo_items().await?;
+        self.seed_demo_inbox().await?;
         Ok(out)
+    }
+
+    /// Saved replies in each region's language and an SLA policy per Support team, so the
+    /// inbox is ready to work.
+    async fn seed_demo_inbox(&self) -> ServiceResult<()> {
+        let actor = Actor::Cli;
+        for (ws, name, body) in [
+            ("acme-global", "Sorry, we're on it", "Hi {{author}}, sorry about that. {{agent}} from the Acme team is looking into it and will get back to you here."),
+            ("acme-global", "Pricing", "Hi {{author}}, thanks for asking! {{agent}} from our sales team will send you the details for your team."),
+            ("acme-de", "Entschuldigung", "Hallo {{author}}, das tut uns leid – {{agent}} kümmert sich darum und meldet sich hier."),
+            ("acme-kr", "사과", "{{author}}님, 불편을 드려 죄송합니다. {{agent}} 담당자가 확인 후 바로 답변드리겠습니다."),
+        ] {
+            self.create_saved_reply(
+                &actor,
+                &format!("{ORG_SLUG}/{ws}"),
+                crate::inbox_work::SavedReplyInput {
+                    name: name.into(),
+                    body: body.into(),
+                },
+            )
+            .await?;
+        }
+        for (ws, tz) in [
+            ("acme-global", "Europe/Berlin"),
+            ("acme-de", "Europe/Berlin"),
+            ("acme-kr", "Asia/Seoul"),
+        ] {
+            let weekday = serde_json::json!({"start": "08:00", "end": "20:00"});
+            let input = serde_json::from_value(serde_json::json!({
+                "team": "Support", "priority": "normal",
+                "first_response_minutes": 60, "resolution_minutes": 480, "time_zone": tz,
+                "business_hours": {"mon": weekday, "tue": weekday, "wed": weekday, "thu": weekday, "fri": weekday},
+            }))
+            .map_err(ServiceError::internal)?;
+            self.create_sla_policy(&actor, &format!("{ORG_SLUG}/{ws}"), input)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A dictionary in the centre of excellence and two weeks of mentions per region, run

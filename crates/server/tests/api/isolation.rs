@@ -105,6 +105,12 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/replies") => {
             json!({"body": "Spy reply", "idempotency_key": "spy"})
         }
+        ("PATCH", "/api/v1/workspaces/{ws}/conversations/{conversation}") => {
+            json!({"priority": "urgent", "tags": ["spy"]})
+        }
+        ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/handoffs") => {
+            json!({"note": "Spy hand-off"})
+        }
         ("POST", "/api/v1/workspaces/{ws}/conversations/{conversation}/presence") => {
             json!({"state": "viewing"})
         }

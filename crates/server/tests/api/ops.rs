@@ -160,6 +160,11 @@ api_test! {
         assert!(total > 300, "two weeks of mentions: {total}");
         let topics = app.get("/api/v1/workspaces/acme-global/topics", &owner).await;
         assert_eq!(topics.body["topics"].as_array().unwrap().len(), 4, "{}", topics.text);
+        // The inbox is ready to work: saved replies in the region's language, SLA policies.
+        let saved = app.get("/api/v1/workspaces/acme-de/saved-replies", &owner).await;
+        assert_eq!(saved.body["saved_replies"][0]["name"], "Entschuldigung", "{}", saved.text);
+        let policies = app.get("/api/v1/workspaces/acme-kr/sla-policies", &owner).await;
+        assert_eq!(policies.body["policies"][0]["time_zone"], "Asia/Seoul", "{}", policies.text);
         // Seeding again keeps the data and hands out new passwords that work.
         let again = app.app.seed_demo().await.unwrap();
         assert_ne!(again[0].password, users[0].password);
