@@ -187,6 +187,16 @@ backend_tests! {
         assert_eq!((conv.status.as_str(), conv.priority.as_str(), conv.team_id.as_deref()), ("open", "normal", None));
         let ids = inbox::item_ids(&mut c, &conv.id).await.unwrap();
         assert_eq!(ids, vec![its[2].id.clone(), its[0].id.clone(), its[1].id.clone()], "oldest first");
+        // The JSON-aggregated read gives the same items as the row-by-row one.
+        let mut by_rows = items::get_many(&mut c, &ids).await.unwrap();
+        let mut aggregated: Vec<Item> = items::of_conversations(&mut c, &[conv.id.clone(), new_id()]).await.unwrap()
+            .into_iter()
+            .map(|(of, item)| { assert_eq!(of, conv.id); item })
+            .collect();
+        by_rows.sort_by(|a, b| a.id.cmp(&b.id));
+        aggregated.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(aggregated, by_rows);
+        assert!(items::of_conversations(&mut c, &[new_id()]).await.unwrap().is_empty());
         let all = inbox::list(&mut c, &w.id, &ConversationFilter::default(), None, 10).await.unwrap();
         assert_eq!(all.len(), 1, "one conversation: {all:?}");
         let negative = ConversationFilter { intent: Some("complaint".into()), sentiment: Some("negative".into()), ..Default::default() };
