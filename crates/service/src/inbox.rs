@@ -644,6 +644,14 @@ impl App {
             store::set_cursor(&mut tx, ROUTER_CURSOR, contiguous).await?;
             tx.commit().await?;
             report.seq = contiguous;
+            if !found.is_empty() {
+                let mut c = self.store.read().await?;
+                // Planning help, not the router's work: a refusal (say, no ANALYZE right) is
+                // logged and routing goes on.
+                if let Err(e) = store::refresh_statistics(&mut c).await {
+                    tracing::warn!(error = %e, "could not refresh the inbox tables' statistics");
+                }
+            }
             if blocked || contiguous == seq || (changes.len() as i64) < ROUTE_BATCH {
                 break;
             }

@@ -316,6 +316,50 @@ where
     Ok(out)
 }
 
+/// The tables the inbox's statements plan on: they grow together during a bulk load.
+const PLANNED: &[&str] = &[
+    "conversations",
+    "conversation_items",
+    "conversation_events",
+    "items",
+];
+
+/// On PostgreSQL, analyzes each of the inbox's tables that changed by a fifth since its
+/// statistics were taken (autovacuum's rule; autovacuum may be off, or lag behind a bulk
+/// load). Without statistics the planner looks thread keys up by workspace and network alone
+/// (0.4 s a batch at 150,000 conversations) and answers an inbox list filtered by intent with
+/// a scan of every item (1 s instead of 1.5 ms at 1M items). Returns the tables it analyzed;
+/// SQLite's planner needs nothing.
+pub async fn refresh_statistics(c: &mut AnyConnection) -> Result<Vec<String>> {
+    if c.backend_name() == "SQLite" {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT CAST(relname AS TEXT) AS name, CAST(n_live_tup AS BIGINT) AS live, \
+         CAST(n_mod_since_analyze AS BIGINT) AS changed FROM pg_stat_user_tables WHERE relid IN ({})",
+        PLANNED
+            .iter()
+            .map(|t| format!("CAST('{t}' AS regclass)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut stale = Vec::new();
+    for r in sqlx::query(&sql).fetch_all(&mut *c).await? {
+        let name: String = r.try_get("name")?;
+        let live: i64 = r.try_get("live")?;
+        let changed: i64 = r.try_get("changed")?;
+        if changed > 500 + live / 5 && PLANNED.contains(&name.as_str()) {
+            stale.push(name);
+        }
+    }
+    for t in &stale {
+        sqlx::query(&format!("ANALYZE {t}"))
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(stale)
+}
+
 /// The conversations the given items belong to: item id -> conversation id.
 async fn memberships(c: &mut AnyConnection, item_ids: &[&str]) -> Result<HashMap<String, String>> {
     let sqlite = c.backend_name() == "SQLite";
