@@ -391,37 +391,6 @@ fn from_row(r: &impl Columns) -> Result<Item> {
     })
 }
 
-/// The columns of [`SELECT`], for reads that aggregate rows into JSON.
-const COLUMN_NAMES: &[&str] = &[
-    "id",
-    "workspace_id",
-    "network",
-    "external_id",
-    "kind",
-    "author_id",
-    "author_handle",
-    "author_name",
-    "author_followers",
-    "text",
-    "hashtags",
-    "mentions",
-    "urls",
-    "lang",
-    "created_at",
-    "url",
-    "parent_id",
-    "root_id",
-    "likes",
-    "shares",
-    "replies",
-    "sentiment",
-    "sentiment_score",
-    "intents",
-    "tags",
-    "ingested_at",
-    "updated_at",
-];
-
 const SELECT: &str = "SELECT id, workspace_id, network, external_id, kind, author_id, author_handle, author_name, \
     author_followers, text, hashtags, mentions, urls, lang, created_at, url, parent_id, root_id, likes, shares, \
     replies, sentiment, sentiment_score, intents, tags, ingested_at, updated_at FROM items";
@@ -438,8 +407,10 @@ pub async fn of_conversations(
     conversation_ids: &[String],
 ) -> Result<Vec<(String, Item)>> {
     let sqlite = c.backend_name() == "SQLite";
-    let pairs = COLUMN_NAMES
+    // The columns of SELECT: all that are written but the raw payload and the hash.
+    let pairs = COLUMNS
         .iter()
+        .filter(|col| !matches!(**col, "raw" | "content_hash"))
         .map(|col| format!("'{col}', items.{col}"))
         .chain(std::iter::once(
             "'conversation_of', ci.conversation_id".to_string(),

@@ -471,3 +471,78 @@ macro_rules! api_test {
         }
     )*};
 }
+
+/// The value of cookie `name` set by a response.
+pub fn cookie_value(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_string()
+        })
+}
+
+/// A signed-in browser: the session cookie, its CSRF token, and the flash cookie a
+/// redirect left (sent along with the next page, as a browser would).
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    pub async fn sign_in(app: &'a TestApp, email: &str) -> Browser<'a> {
+        let Auth::Session { cookie, csrf } = app.login(email, PASSWORD).await else {
+            unreachable!()
+        };
+        Browser { app, cookie, csrf }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.get_with(path, "").await
+    }
+
+    pub async fn get_with(&self, path: &str, extra_cookie: &str) -> Resp {
+        let mut c = format!("sb_session={}", self.cookie);
+        if !extra_cookie.is_empty() {
+            c = format!("{c}; {extra_cookie}");
+        }
+        self.app
+            .send(self.app.client.get(self.app.url(path)).header("cookie", c))
+            .await
+    }
+
+    /// Posts a form with the session's CSRF token; returns the redirect and the page it
+    /// leads to (with its flash message).
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (Resp, Resp) {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &self.csrf));
+        let body = serde_urlencoded::to_string(all).unwrap();
+        let r = self
+            .app
+            .send(
+                self.app
+                    .client
+                    .post(self.app.url(path))
+                    .header("cookie", format!("sb_session={}", self.cookie))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+            )
+            .await;
+        assert_eq!(r.status, 303, "{path}: {}", r.text);
+        let to = r.headers["location"].to_str().unwrap().to_string();
+        let flash = cookie_value(&r.headers, "sb_flash")
+            .map(|v| format!("sb_flash={v}"))
+            .unwrap_or_default();
+        let page = self.get_with(&to, &flash).await;
+        (r, page)
+    }
+}

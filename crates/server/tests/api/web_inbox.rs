@@ -5,17 +5,6 @@ use crate::api_test;
 use crate::helpers::*;
 use switchboard_core::Role;
 
-fn cookie_value(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .and_then(|c| c.split(';').next())
-        .and_then(|c| c.split_once('='))
-        .map(|(_, v)| v.to_string())
-}
-
 /// The value of the first `<input name="{name}" value="…">` of a page.
 fn field(html: &str, name: &str) -> String {
     let at = html
@@ -23,62 +12,6 @@ fn field(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no field {name}"));
     let rest = &html[at + name.len() + 15..];
     rest.split('"').next().unwrap().to_string()
-}
-
-/// A signed-in browser (session cookie and its CSRF token).
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'a> Browser<'a> {
-    async fn sign_in(app: &'a TestApp, email: &str) -> Browser<'a> {
-        let Auth::Session { cookie, csrf } = app.login(email, PASSWORD).await else {
-            unreachable!()
-        };
-        Browser { app, cookie, csrf }
-    }
-
-    async fn get(&self, path: &str) -> Resp {
-        self.get_with(path, "").await
-    }
-
-    async fn get_with(&self, path: &str, extra_cookie: &str) -> Resp {
-        let mut c = format!("sb_session={}", self.cookie);
-        if !extra_cookie.is_empty() {
-            c = format!("{c}; {extra_cookie}");
-        }
-        self.app
-            .send(self.app.client.get(self.app.url(path)).header("cookie", c))
-            .await
-    }
-
-    /// Posts a form with the session's CSRF token; returns the redirect and the page it
-    /// leads to (with its flash message).
-    async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (Resp, Resp) {
-        let mut all: Vec<(&str, &str)> = fields.to_vec();
-        all.push(("csrf_token", &self.csrf));
-        let body = serde_urlencoded::to_string(all).unwrap();
-        let r = self
-            .app
-            .send(
-                self.app
-                    .client
-                    .post(self.app.url(path))
-                    .header("cookie", format!("sb_session={}", self.cookie))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body),
-            )
-            .await;
-        assert_eq!(r.status, 303, "{path}: {}", r.text);
-        let to = r.headers["location"].to_str().unwrap().to_string();
-        let flash = cookie_value(&r.headers, "sb_flash")
-            .map(|v| format!("sb_flash={v}"))
-            .unwrap_or_default();
-        let page = self.get_with(&to, &flash).await;
-        (r, page)
-    }
 }
 
 api_test! {
