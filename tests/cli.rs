@@ -571,3 +571,86 @@ fn items_imported_while_the_server_runs_are_searchable_through_it_within_two_sec
     let e = String::from_utf8(run(d, &["reindex"], None).stderr).unwrap();
     assert!(e.contains("rebuilt the index"), "{e}");
 }
+
+#[test]
+fn a_complaint_imported_while_the_server_runs_reaches_the_support_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup_workspace(d);
+    ok(run(
+        d,
+        &[
+            "team",
+            "add",
+            "--workspace",
+            "acme/acme",
+            "--name",
+            "Support",
+            "--function",
+            "support",
+        ],
+        None,
+    ));
+    let (_server, base) = serve(d);
+    let token = ok(run(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "t",
+        ],
+        None,
+    ))
+    .trim()
+    .to_string();
+    let file = d.join("complaint.ndjson");
+    std::fs::write(
+        &file,
+        line_at(
+            "angry",
+            "Die App stürzt seit dem Update ständig ab. Frechheit, ich will mein Geld zurück!",
+            "2026-11-20T10:00:00Z",
+        ),
+    )
+    .unwrap();
+    ok(run(
+        d,
+        &[
+            "import",
+            "--workspace",
+            "acme/acme",
+            "--format",
+            "ndjson",
+            file.to_str().unwrap(),
+        ],
+        None,
+    ));
+    let imported = std::time::Instant::now();
+    let client = reqwest::blocking::Client::new();
+    loop {
+        let body: serde_json::Value = client
+            .get(format!(
+                "{base}/api/v1/workspaces/acme%2Facme/conversations?view=team:Support"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(c) = body["conversations"].as_array().and_then(|l| l.first()) {
+            assert_eq!(c["routed_by_rule"], "default:bug_report", "{body}");
+            assert_eq!(c["tags"], serde_json::json!(["product"]), "{body}");
+            // The router polls the change log every 0.5 s; the figure is for the record.
+            eprintln!("routed {:?} after the import", imported.elapsed());
+            break;
+        }
+        assert!(
+            imported.elapsed() < std::time::Duration::from_secs(10),
+            "never routed: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
