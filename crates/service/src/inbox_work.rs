@@ -675,6 +675,7 @@ impl App {
             None => None,
         };
         drop(c);
+        let channel_id = row.as_ref().map(|r| r.channel.id.clone());
         let mut rotated = None;
         let outcome = match row {
             None if live.is_empty() => Send::Failed(format!(
@@ -737,6 +738,7 @@ impl App {
             Send::Retry(e, _) if job.is_last_attempt() => Send::Failed(e),
             o => o,
         };
+        let refused = matches!(outcome, Send::Refused(_));
         match outcome {
             Send::Sent(remote_id, remote_url) => {
                 if store::mark_sent(
@@ -760,7 +762,10 @@ impl App {
                 }
                 jobs::complete(&mut tx, &job.id).await?;
             }
-            Send::Failed(error) => {
+            Send::Failed(error) | Send::Refused(error) => {
+                if let (true, Some(ch)) = (refused, &channel_id) {
+                    channels::mark_needs_reconnect(&mut tx, ch, &error).await?;
+                }
                 if store::mark_failed(&mut tx, &reply.id, &error, &stamp).await? {
                     conversations::add_event(
                         &mut tx,
@@ -786,6 +791,9 @@ impl App {
 enum Send {
     Sent(String, Option<String>),
     Failed(String),
+    /// The network refused the channel's credentials: failed, and the channel needs
+    /// reconnecting.
+    Refused(String),
     Retry(String, Option<std::time::Duration>),
 }
 
@@ -798,6 +806,7 @@ impl From<ConnectorError> for Send {
             ConnectorError::RateLimited { retry_after } => {
                 Send::Retry(e.to_string(), Some(retry_after))
             }
+            e if e.needs_reconnect() => Send::Refused(e.to_string()),
             e => Send::Failed(e.to_string()),
         }
     }

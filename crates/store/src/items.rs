@@ -835,6 +835,22 @@ pub mod channels {
         Ok(())
     }
 
+    /// Marks a channel's credentials refused outside a poll (a reply was turned away): the
+    /// workspace page then asks for new ones, as after a refused poll.
+    pub async fn mark_needs_reconnect(
+        c: &mut AnyConnection,
+        id: &str,
+        message: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE channels SET status = $1, status_message = $2 WHERE id = $3")
+            .bind(ChannelStatus::NeedsReconnect.as_str())
+            .bind(message)
+            .bind(id)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+
     pub async fn delete(c: &mut AnyConnection, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM channels WHERE id = $1")
             .bind(id)

@@ -18,6 +18,8 @@ struct Instance {
     requests: Vec<(String, String, Value)>,
     /// Statuses created, one per idempotency key (as Mastodon keeps them for an hour).
     created: Vec<(String, String)>,
+    /// The account revoked the app's token: every call is refused.
+    revoked: bool,
 }
 
 type Shared = Arc<Mutex<Instance>>;
@@ -43,6 +45,13 @@ async fn statuses(State(s): State<Shared>, h: HeaderMap, Json(body): Json<Value>
     };
     let key = header("idempotency-key");
     let mut s = s.lock().unwrap();
+    if s.revoked {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "The access token was revoked"})),
+        )
+            .into_response();
+    }
     s.requests
         .push((header("authorization"), key.clone(), body.clone()));
     let id = match s.created.iter().find(|(k, _)| !key.is_empty() && *k == key) {
@@ -300,5 +309,28 @@ api_test! {
 
         assert_eq!(app.delete(&format!("{base}/{id}"), &manager).await.status, 204);
         assert_eq!(app.get(&format!("{base}/{id}"), &manager).await.status, 404);
+    };
+
+    a_refused_token_fails_the_reply_and_asks_for_a_reconnect => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        let (url, mastodon) = instance().await;
+        let admin = acme.token(Role::Admin);
+        let created = app.post(&format!("/api/v1/workspaces/{}/channels", acme.global),
+            json!({"network": "mastodon", "name": "Acme on Mastodon", "base_url": url, "access_token": "good-token"}),
+            &admin).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let channel = created.body["id"].as_str().unwrap().to_string();
+        mastodon.lock().unwrap().revoked = true;
+        let conv = format!("/api/v1/workspaces/{}/conversations/{}", acme.global, acme.conversation);
+        let agent = acme.token(Role::Agent);
+        let r = app.post(&format!("{conv}/replies"), json!({"body": "Hello", "idempotency_key": "r1"}), &agent).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        app.app.run_due_jobs().await.unwrap();
+        let reply = &app.get(&format!("{conv}/replies"), &agent).await.body["replies"][0];
+        assert_eq!(reply["status"], "failed", "{reply}");
+        assert!(reply["error"].as_str().unwrap().contains("revoked"), "{reply}");
+        let list = app.get(&format!("/api/v1/workspaces/{}/channels", acme.global), &admin).await;
+        let ch = list.body["channels"].as_array().unwrap().iter().find(|c| c["id"] == channel.as_str()).cloned().unwrap();
+        assert_eq!(ch["status"], "needs_reconnect", "{ch}");
     };
 }
