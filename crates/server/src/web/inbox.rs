@@ -51,6 +51,7 @@ const LANGS: &[&str] = &["en", "de", "fr", "es", "it", "nl", "pt", "ko", "zh", "
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/w/{ws}/inbox", get(inbox_page))
+        .route("/w/{ws}/inbox/metrics", get(metrics_page))
         .route("/w/{ws}/inbox/{conversation}", get(conversation_page))
         .route("/w/{ws}/inbox/{conversation}/assign", post(assign))
         .route("/w/{ws}/inbox/{conversation}/status", post(status))
@@ -717,6 +718,107 @@ async fn render_inbox(
     res
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MetricsQuery {
+    /// Days back from now: 7, 30 (default) or 90.
+    days: String,
+}
+
+/// Per team and per agent: volume, first response, resolution and SLA attainment over the
+/// last 7, 30 or 90 days (by first item), for the team leads and executives who do not work
+/// the queues themselves.
+async fn metrics_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Path(ws): Path<String>,
+    Query(q): Query<MetricsQuery>,
+) -> Response {
+    let ctx = match Ctx::load(&state, &user, &headers, Some(&ws)).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(w) = ctx.current.clone() else {
+        return not_found_page();
+    };
+    let days: i64 = match q.days.trim() {
+        "7" => 7,
+        "90" => 90,
+        _ => 30,
+    };
+    let to = Timestamp::now();
+    let from = match to.checked_sub(jiff::SignedDuration::from_hours(days * 24)) {
+        Ok(f) => f,
+        Err(e) => return error_page(ServiceError::internal(e)),
+    };
+    let m = match state
+        .app
+        .inbox_metrics(&user.actor(), &w.workspace.id, (from, to))
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return error_page(e),
+    };
+    let base = format!("/w/{}/inbox", seg(&w.workspace.id));
+    let minutes = |m: Option<i64>| match m {
+        None => "–".to_string(),
+        Some(m) if m < 120 => format!("{m} min"),
+        Some(m) if m < 48 * 60 => format!("{:.1} h", m as f64 / 60.0),
+        Some(m) => format!("{:.1} d", m as f64 / 1440.0),
+    };
+    let table = |rows: &[switchboard_service::sla::MetricsRow], who: &str, nobody: &str| {
+        html! {
+            table.metrics {
+                thead {
+                    tr {
+                        th { (who) } th.num { "Conversations" } th.num { "First response, median" }
+                        th.num { "First response, p90" } th.num { "Resolution, median" } th.num { "SLA attainment" }
+                    }
+                }
+                tbody {
+                    @for r in rows {
+                        tr {
+                            td { (r.name.clone().unwrap_or_else(|| nobody.to_string())) }
+                            td.num { (r.conversations) }
+                            td.num { (minutes(r.first_response_median_minutes)) }
+                            td.num { (minutes(r.first_response_p90_minutes)) }
+                            td.num { (minutes(r.resolution_median_minutes)) }
+                            td.num {
+                                @match r.sla_attainment_pct {
+                                    Some(p) => { span class={"badge " (if p >= 90.0 { "ok" } else if p >= 75.0 { "warn" } else { "danger" })} { (format!("{p:.0}%")) } }
+                                    None => { span.muted title="No SLA policy covers these" { "–" } }
+                                }
+                            }
+                        }
+                    }
+                    @if rows.is_empty() { tr { td colspan="6" .muted { "No conversations started in this period." } } }
+                }
+            }
+        }
+    };
+    let body = html! {
+        div.metrics-page {
+            p.small { a href=(base) { "← Inbox" } }
+            h1 { "Inbox metrics " span.muted.small { "in " (w.workspace.name) } }
+            nav.intervals aria-label="Period" {
+                @for d in [7i64, 30, 90] {
+                    a.active[d == days] href={(base) "/metrics?days=" (d)} { "Last " (d) " days" }
+                }
+            }
+            p.muted.small {
+                "Conversations that started in the period. Times are wall-clock from the first message; "
+                "attainment counts conversations under an SLA policy with no breached timer."
+            }
+            h2 { "By team" }
+            (table(&m.teams, "Team", "Unassigned queue"))
+            h2 { "By agent" }
+            (table(&m.agents, "Agent", "Nobody assigned"))
+        }
+    };
+    ctx.render("Inbox metrics", "inbox", body)
+}
+
 /// What rendering needs to hand around.
 struct PageView<'a> {
     ctx: &'a Ctx,
@@ -794,6 +896,7 @@ fn queues_pane(
                 }
             }
             @if teams.is_empty() { p.muted.small { "No teams yet: everything routed waits in Unassigned." } }
+            p.small { a #metrics-link href={(v.links.base) "/metrics"} { "Team metrics" } }
             div.kbd-hint #shortcut-hint {
                 p { strong { "Keyboard" } }
                 p { kbd { "j" } " " kbd { "k" } " next / previous" }

@@ -218,3 +218,25 @@ api_test! {
         assert!(list.text.contains(&format!("data-conversation=\"{}\"", acme.conversation)));
     };
 }
+
+api_test! {
+    web_inbox_metrics_show_each_team_and_agent_to_inbox_readers_only => |app: TestApp| async move {
+        let acme = app.org("acme").await;
+        // The fixture conversation started 2026-11-20; close it so resolution has a figure.
+        let conv = format!("/api/v1/workspaces/{}/conversations/{}", acme.global, acme.conversation);
+        assert_eq!(app.post(&format!("{conv}/assign"), serde_json::json!({"user": "me"}), &acme.token(Role::Agent)).await.status, 200);
+        assert_eq!(app.post(&format!("{conv}/status"), serde_json::json!({"status": "closed"}), &acme.token(Role::Agent)).await.status, 200);
+        let viewer = Browser::sign_in(&app, "viewer@acme.example").await;
+        let page = viewer.get(&format!("/w/{}/inbox/metrics?days=90", acme.global)).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("By team") && page.text.contains("By agent"), "{}", page.text);
+        assert!(page.text.contains("<td>Support</td>"), "the fixture's team: {}", page.text);
+        assert!(page.text.contains("<td>agent@acme.example</td>"), "{}", page.text);
+        // The conversation breached its 24/7 SLA long ago: 0% attainment.
+        assert!(page.text.contains("badge danger\">0%"), "{}", page.text);
+        let inbox = viewer.get(&format!("/w/{}/inbox", acme.global)).await;
+        assert!(inbox.text.contains("id=\"metrics-link\""));
+        let ambassador = Browser::sign_in(&app, "ambassador@acme.example").await;
+        assert_eq!(ambassador.get(&format!("/w/{}/inbox/metrics", acme.global)).await.status, 403);
+    };
+}
