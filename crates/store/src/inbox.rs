@@ -116,13 +116,40 @@ fn key_of(t: &ThreadRef<'_>) -> Key {
     )
 }
 
-struct NewConversation {
-    id: String,
-    at: usize,
-    routing: Routing,
+/// How many of a batch's items join a conversation, and the earliest and latest of them.
+struct Span {
+    count: i64,
     first: String,
     last: String,
-    count: i64,
+}
+
+impl Span {
+    fn new(at: &str) -> Span {
+        Span {
+            count: 1,
+            first: at.to_string(),
+            last: at.to_string(),
+        }
+    }
+
+    /// A reply that arrives before the post it answers moves the start back.
+    fn add(&mut self, at: &str) {
+        self.count += 1;
+        if at < self.first.as_str() {
+            self.first = at.to_string();
+        }
+        if at > self.last.as_str() {
+            self.last = at.to_string();
+        }
+    }
+}
+
+struct NewConversation {
+    id: String,
+    /// The index of the item that created it.
+    at: usize,
+    routing: Routing,
+    span: Span,
 }
 
 /// Puts each item into the conversation of its thread key, in the order given, creating the
@@ -151,30 +178,16 @@ where
 
     let mut out = Vec::with_capacity(refs.len());
     let mut fresh: HashMap<Key, NewConversation> = HashMap::new();
-    // Existing conversations joined: (items, earliest, latest).
-    let mut bumps: HashMap<String, (i64, String, String)> = HashMap::new();
-    let mut reopen: Vec<String> = Vec::new();
-    let mut joined_in_batch: HashSet<String> = HashSet::new();
-    let mut pairs: Vec<(&str, String)> = Vec::new();
+    // Existing conversations joined, by id.
+    let mut joined: HashMap<String, Span> = HashMap::new();
+    let mut reopen: BTreeSet<String> = BTreeSet::new();
+    // Item -> conversation, for the memberships this batch writes.
+    let mut placed: HashMap<&str, String> = HashMap::new();
     for (i, t) in refs.iter().enumerate() {
-        if let Some(id) = members.get(t.item_id) {
+        // Already in one, before this batch or earlier in it (the same item twice).
+        if let Some(id) = members.get(t.item_id).or_else(|| placed.get(t.item_id)) {
             out.push(Attached {
                 conversation_id: id.clone(),
-                created: false,
-                already: true,
-                reopened: None,
-            });
-            continue;
-        }
-        if !joined_in_batch.insert(t.item_id.to_string()) {
-            // The same item twice in one batch: it is in already.
-            let id = pairs
-                .iter()
-                .find(|(item, _)| *item == t.item_id)
-                .map(|(_, c)| c.clone())
-                .unwrap_or_default();
-            out.push(Attached {
-                conversation_id: id,
                 created: false,
                 already: true,
                 reopened: None,
@@ -183,65 +196,38 @@ where
         }
         let key = key_of(t);
         let at = t.item_created_at;
-        if let Some((id, status)) = existing.get(&key) {
-            let b = bumps
-                .entry(id.clone())
-                .or_insert_with(|| (0, at.to_string(), at.to_string()));
-            b.0 += 1;
-            if at < b.1.as_str() {
-                b.1 = at.to_string();
-            }
-            if at > b.2.as_str() {
-                b.2 = at.to_string();
-            }
-            if t.reopens && status != "open" && !reopen.contains(id) {
-                reopen.push(id.clone());
-            }
-            pairs.push((t.item_id, id.clone()));
-            out.push(Attached {
-                conversation_id: id.clone(),
-                created: false,
-                already: false,
-                reopened: None,
-            });
-            continue;
-        }
-        match fresh.get_mut(&key) {
-            Some(n) => {
-                n.count += 1;
-                if at < n.first.as_str() {
-                    n.first = at.to_string();
+        let (id, created) = if let Some((id, status)) = existing.get(&key) {
+            match joined.get_mut(id) {
+                Some(span) => span.add(at),
+                None => {
+                    joined.insert(id.clone(), Span::new(at));
                 }
-                if at > n.last.as_str() {
-                    n.last = at.to_string();
-                }
-                pairs.push((t.item_id, n.id.clone()));
-                out.push(Attached {
-                    conversation_id: n.id.clone(),
-                    created: false,
-                    already: false,
-                    reopened: None,
-                });
             }
-            None => {
-                let n = NewConversation {
-                    id: crate::new_id(),
-                    at: i,
-                    routing: route(i),
-                    first: at.to_string(),
-                    last: at.to_string(),
-                    count: 1,
-                };
-                pairs.push((t.item_id, n.id.clone()));
-                out.push(Attached {
-                    conversation_id: n.id.clone(),
-                    created: true,
-                    already: false,
-                    reopened: None,
-                });
-                fresh.insert(key, n);
+            if t.reopens && status != "open" {
+                reopen.insert(id.clone());
             }
-        }
+            (id.clone(), false)
+        } else if let Some(n) = fresh.get_mut(&key) {
+            n.span.add(at);
+            (n.id.clone(), false)
+        } else {
+            let n = NewConversation {
+                id: crate::new_id(),
+                at: i,
+                routing: route(i),
+                span: Span::new(at),
+            };
+            let id = n.id.clone();
+            fresh.insert(key, n);
+            (id, true)
+        };
+        placed.insert(t.item_id, id.clone());
+        out.push(Attached {
+            conversation_id: id,
+            created,
+            already: false,
+            reopened: None,
+        });
     }
 
     let now = crate::now();
@@ -268,14 +254,15 @@ where
                 .bind(n.routing.team_id.as_deref())
                 .bind(json_list(&n.routing.tags))
                 .bind(n.routing.rule.as_deref())
-                .bind(&n.first)
-                .bind(&n.last)
-                .bind(n.count)
+                .bind(&n.span.first)
+                .bind(&n.span.last)
+                .bind(n.span.count)
                 .bind(&now)
                 .bind(&now);
         }
         q.execute(&mut *c).await.map_err(classify)?;
     }
+    let pairs: Vec<(&str, String)> = placed.into_iter().collect();
     for chunk in pairs.chunks(ROWS * 4) {
         let sql = format!(
             "INSERT INTO conversation_items (item_id, conversation_id) VALUES {}",
@@ -287,9 +274,8 @@ where
         }
         q.execute(&mut *c).await.map_err(classify)?;
     }
-    // A reply that arrives before the post it answers moves the start back.
-    let bumps: Vec<(String, (i64, String, String))> = bumps.into_iter().collect();
-    for chunk in bumps.chunks(ROWS) {
+    let joined: Vec<(String, Span)> = joined.into_iter().collect();
+    for chunk in joined.chunks(ROWS) {
         let sql = format!(
             "UPDATE conversations SET item_count = conversations.item_count + v.column2, \
              first_item_at = CASE WHEN v.column3 < conversations.first_item_at THEN v.column3 ELSE conversations.first_item_at END, \
@@ -298,11 +284,17 @@ where
             crate::items::value_rows(sqlite, chunk.len(), 5)
         );
         let mut q = sqlx::query(&sql);
-        for (id, (n, first, last)) in chunk {
-            q = q.bind(id).bind(*n).bind(first).bind(last).bind(&now);
+        for (id, span) in chunk {
+            q = q
+                .bind(id)
+                .bind(span.count)
+                .bind(&span.first)
+                .bind(&span.last)
+                .bind(&now);
         }
         q.execute(&mut *c).await.map_err(classify)?;
     }
+    let reopen: Vec<String> = reopen.into_iter().collect();
     let reopened: HashMap<String, String> =
         reopen_many(&mut *c, &reopen).await?.into_iter().collect();
     if !reopened.is_empty() {
@@ -367,10 +359,7 @@ async fn memberships(c: &mut AnyConnection, item_ids: &[&str]) -> Result<HashMap
     for chunk in item_ids.chunks(ROWS) {
         let sql = format!(
             "SELECT item_id, conversation_id FROM conversation_items WHERE item_id IN ({})",
-            (1..=chunk.len())
-                .map(|i| crate::items::placeholder(sqlite, i))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::items::in_list(sqlite, 1, chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -405,10 +394,7 @@ async fn find_threads(
                  WHERE workspace_id = {} AND network = {} AND thread_key IN ({})",
                 crate::items::placeholder(sqlite, 1),
                 crate::items::placeholder(sqlite, 2),
-                (3..chunk.len() + 3)
-                    .map(|i| crate::items::placeholder(sqlite, i))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::items::in_list(sqlite, 3, chunk.len())
             );
             let mut q = sqlx::query(&sql).bind(ws).bind(network);
             for k in chunk {
@@ -504,23 +490,39 @@ pub async fn set_status(
     status: &str,
     snoozed_until: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
-        // closed_at keeps the first close of a run of closes and clears when it reopens (SLA);
-        // a pause (pending, snoozed) starts once and is logged when the clock runs again.
-        "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3, \
-         closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $3) ELSE NULL END, \
-         paused_log = CASE WHEN $1 NOT IN ('pending', 'snoozed') AND paused_at IS NOT NULL \
-           THEN paused_log || paused_at || '/' || $3 || ';' ELSE paused_log END, \
-         paused_at = CASE WHEN $1 IN ('pending', 'snoozed') THEN COALESCE(paused_at, $3) ELSE NULL END \
-         WHERE id = $4",
-    )
-    .bind(status)
-    .bind(snoozed_until)
-    .bind(crate::now())
-    .bind(id)
-    .execute(c)
-    .await
-    .map_err(classify)?;
+    set_status_of(c, &[id.to_string()], status, snoozed_until).await
+}
+
+/// The one statement that changes conversations' status, so the SLA bookkeeping that rides
+/// on it is written once: `closed_at` keeps the first close of a run of closes and clears
+/// when the conversation opens again; a pause (pending, snoozed) starts once and is logged
+/// when the clock runs again.
+async fn set_status_of(
+    c: &mut AnyConnection,
+    ids: &[String],
+    status: &str,
+    snoozed_until: Option<&str>,
+) -> Result<()> {
+    let now = crate::now();
+    for chunk in ids.chunks(ROWS) {
+        let sql = format!(
+            "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3, \
+             closed_at = CASE WHEN $1 = 'closed' THEN COALESCE(closed_at, $3) ELSE NULL END, \
+             paused_log = CASE WHEN $1 NOT IN ('pending', 'snoozed') AND paused_at IS NOT NULL \
+               THEN paused_log || paused_at || '/' || $3 || ';' ELSE paused_log END, \
+             paused_at = CASE WHEN $1 IN ('pending', 'snoozed') THEN COALESCE(paused_at, $3) ELSE NULL END \
+             WHERE id IN ({})",
+            placeholders(4, chunk.len())
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(status)
+            .bind(snoozed_until)
+            .bind(&now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *c).await.map_err(classify)?;
+    }
     Ok(())
 }
 
@@ -973,22 +975,8 @@ pub async fn reopen_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<(S
         if was.is_empty() {
             continue;
         }
-        let n = was.len();
-        let sql = format!(
-            "UPDATE conversations SET status = 'open', snoozed_until = NULL, closed_at = NULL, \
-             paused_log = CASE WHEN paused_at IS NOT NULL THEN paused_log || paused_at || '/' || ${0} || ';' \
-             ELSE paused_log END, paused_at = NULL, updated_at = ${0} WHERE id IN ({1})",
-            n + 1,
-            placeholders(1, n)
-        );
-        let mut q = sqlx::query(&sql);
-        for (id, _) in &was {
-            q = q.bind(id);
-        }
-        q.bind(crate::now())
-            .execute(&mut *c)
-            .await
-            .map_err(classify)?;
+        let ids: Vec<String> = was.iter().map(|(id, _)| id.clone()).collect();
+        set_status_of(c, &ids, "open", None).await?;
         out.extend(was);
     }
     Ok(out)

@@ -117,6 +117,14 @@ pub(crate) fn placeholder(sqlite: bool, i: usize) -> String {
     }
 }
 
+/// `p, p, ...`: `n` parameters numbered from `start`, for an `IN (...)` list.
+pub(crate) fn in_list(sqlite: bool, start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| placeholder(sqlite, i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `(p, p, ...), (p, p, ...)`: `rows` tuples of `cols` parameters each, numbered from 1.
 pub(crate) fn value_rows(sqlite: bool, rows: usize, cols: usize) -> String {
     (0..rows)
@@ -261,10 +269,7 @@ pub async fn get_many(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<Item>
     let sqlite = c.backend_name() == "SQLite";
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let ph = (1..=chunk.len())
-            .map(|i| placeholder(sqlite, i))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ph = in_list(sqlite, 1, chunk.len());
         let sql = format!("{SELECT} WHERE id IN ({ph})");
         let mut q = sqlx::query(&sql);
         for id in chunk {
@@ -424,10 +429,7 @@ pub async fn of_conversations(
     };
     let mut out = Vec::new();
     for chunk in conversation_ids.chunks(CHUNK) {
-        let ph = (1..=chunk.len())
-            .map(|i| placeholder(sqlite, i))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ph = in_list(sqlite, 1, chunk.len());
         let sql = format!(
             "SELECT {aggregate} AS doc FROM items \
              JOIN conversation_items ci ON ci.item_id = items.id WHERE ci.conversation_id IN ({ph})"
