@@ -1215,11 +1215,12 @@ impl App {
             return Ok(before);
         }
         store::set_priority_tags(&mut tx, &before.id, &priority, &tags).await?;
+        let label = actor.label();
         let mut events = Vec::new();
         if priority != before.priority {
             events.push(NewEvent {
                 conversation_id: &before.id,
-                actor: "",
+                actor: &label,
                 kind: "priority",
                 data: serde_json::json!({ "from": before.priority, "to": priority }),
             });
@@ -1227,14 +1228,10 @@ impl App {
         if tags != before.tags {
             events.push(NewEvent {
                 conversation_id: &before.id,
-                actor: "",
+                actor: &label,
                 kind: "tags",
                 data: serde_json::json!({ "from": before.tags, "to": tags }),
             });
-        }
-        let label = actor.label();
-        for e in &mut events {
-            e.actor = &label;
         }
         store::add_events(&mut tx, &events).await?;
         let after = store::get(&mut tx, &w.id, &before.id)

@@ -618,8 +618,29 @@ pub fn timer_state(field: &str, v: &str) -> ServiceResult<TimerState> {
 }
 
 impl App {
+    /// The SLA timers of the given conversations of a workspace now, by conversation id;
+    /// conversations no policy covers are absent.
+    async fn timers_of(
+        &self,
+        c: &mut AnyConnection,
+        ws_id: &str,
+        ids: &[String],
+    ) -> ServiceResult<HashMap<String, SlaTimers>> {
+        let policies = self.policies(c, ws_id).await?;
+        let now = Timestamp::now();
+        Ok(store::facts_of_many(c, ws_id, ids)
+            .await?
+            .into_iter()
+            .filter_map(|f| {
+                let team = f.team_id.clone()?;
+                let timers = sla_state(policies.get(&(team, f.priority.clone()))?, &f, now)?;
+                Some((f.id, timers))
+            })
+            .collect())
+    }
+
     /// Of the given conversations, the ids with a timer (first response or resolution) in
-    /// state `want` now; conversations no policy covers have none.
+    /// state `want` now.
     pub(crate) async fn with_sla_state(
         &self,
         c: &mut AnyConnection,
@@ -627,20 +648,26 @@ impl App {
         ids: &[String],
         want: TimerState,
     ) -> ServiceResult<std::collections::HashSet<String>> {
-        let policies = self.policies(c, ws_id).await?;
-        let now = Timestamp::now();
-        Ok(store::facts_of_many(c, ws_id, ids)
+        Ok(self
+            .timers_of(c, ws_id, ids)
             .await?
             .into_iter()
-            .filter(|f| {
-                let Some(team) = &f.team_id else { return false };
-                policies
-                    .get(&(team.clone(), f.priority.clone()))
-                    .and_then(|p| sla_state(p, f, now))
-                    .is_some_and(|t| t.first_response.state == want || t.resolution.state == want)
-            })
-            .map(|f| f.id)
+            .filter(|(_, t)| t.first_response.state == want || t.resolution.state == want)
+            .map(|(id, _)| id)
             .collect())
+    }
+
+    /// The SLA timers of some conversations of the workspace (a page of the inbox list), by
+    /// conversation id; conversations no policy covers are absent.
+    pub async fn sla_of_conversations(
+        &self,
+        actor: &Actor,
+        ws: &str,
+        ids: &[String],
+    ) -> ServiceResult<HashMap<String, SlaTimers>> {
+        let mut c = self.store.read().await?;
+        let w = crate::access::workspace_with(&mut c, actor, ws, Permission::InboxRead).await?;
+        self.timers_of(&mut c, &w.id, ids).await
     }
 }
 

@@ -418,23 +418,36 @@ async fn queue_counts(
         .collect()
 }
 
-/// Conversations with a breached or nearly due SLA timer (only when the workspace has
-/// policies; the scan is otherwise wasted).
-async fn sla_marks(state: &AppState, user: &WebUser, ws: &str) -> HashMap<String, TimerState> {
-    let actor = user.actor();
-    let mut out = HashMap::new();
-    match state.app.list_sla_policies(&actor, ws).await {
-        Ok(p) if !p.is_empty() => {}
-        _ => return out,
-    }
-    for want in [TimerState::Warning, TimerState::Breached] {
-        if let Ok(list) = state.app.sla_breaches(&actor, ws, want).await {
-            for b in list.conversations {
-                out.insert(b.conversation_id, want);
-            }
-        }
-    }
-    out
+/// The listed conversations that are not closed and have a breached (or else a nearly due)
+/// SLA timer. Only the page's rows are looked at.
+async fn sla_marks(
+    state: &AppState,
+    user: &WebUser,
+    ws: &str,
+    conversations: &[Conversation],
+) -> HashMap<String, TimerState> {
+    let ids: Vec<String> = conversations
+        .iter()
+        .filter(|c| c.status != "closed")
+        .map(|c| c.id.clone())
+        .collect();
+    let Ok(timers) = state
+        .app
+        .sla_of_conversations(&user.actor(), ws, &ids)
+        .await
+    else {
+        return HashMap::new();
+    };
+    timers
+        .into_iter()
+        .filter_map(|(id, t)| {
+            let states = [t.first_response.state, t.resolution.state];
+            [TimerState::Breached, TimerState::Warning]
+                .into_iter()
+                .find(|want| states.contains(want))
+                .map(|mark| (id, mark))
+        })
+        .collect()
 }
 
 /// Each listed conversation's first item (who started it and what they said). Read from
@@ -625,7 +638,7 @@ async fn render_inbox(
     }
     let (counts, marks, people, openers) = tokio::join!(
         queue_counts(state, user, &ws_id, &views),
-        sla_marks(state, user, &ws_id),
+        sla_marks(state, user, &ws_id, conversations),
         load_people(state, user, &ctx, &ws_id, &teams, &assignees),
         openers(state, conversations),
     );
