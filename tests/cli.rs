@@ -205,20 +205,7 @@ fn commands_work_while_the_server_runs_on_the_same_data_dir() {
         Some("a long password\n"),
     ));
     let (_server, base) = serve(d);
-    let token = ok(run(
-        d,
-        &[
-            "token",
-            "create",
-            "--email",
-            "boss@example.com",
-            "--name",
-            "t",
-        ],
-        None,
-    ))
-    .trim()
-    .to_string();
+    let token = boss_token(d);
     ok(run(
         d,
         &[
@@ -396,6 +383,42 @@ fn setup_workspace(d: &std::path::Path) {
     ));
 }
 
+/// A personal API token of the owner `setup_workspace` made.
+fn boss_token(d: &std::path::Path) -> String {
+    ok(run(
+        d,
+        &[
+            "token",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "t",
+        ],
+        None,
+    ))
+    .trim()
+    .to_string()
+}
+
+/// Imports one NDJSON line into the workspace of `setup_workspace` with the CLI.
+fn import_line(d: &std::path::Path, line: &str) {
+    let file = d.join("one.ndjson");
+    std::fs::write(&file, line).unwrap();
+    ok(run(
+        d,
+        &[
+            "import",
+            "--workspace",
+            "acme/acme",
+            "--format",
+            "ndjson",
+            file.to_str().unwrap(),
+        ],
+        None,
+    ));
+}
+
 fn line_at(id: &str, text: &str, at: &str) -> String {
     format!(
         "{{\"network\":\"mastodon\",\"external_id\":\"{id}\",\"kind\":\"post\",\"author\":{{\"id\":\"1\",\"handle\":\"kim\"}},\"text\":\"{text}\",\"created_at\":\"{at}\"}}\n"
@@ -494,42 +517,15 @@ fn items_imported_while_the_server_runs_are_searchable_through_it_within_two_sec
     let d = dir.path();
     setup_workspace(d);
     let (_server, base) = serve(d);
-    let token = ok(run(
+    let token = boss_token(d);
+    import_line(
         d,
-        &[
-            "token",
-            "create",
-            "--email",
-            "boss@example.com",
-            "--name",
-            "t",
-        ],
-        None,
-    ))
-    .trim()
-    .to_string();
-    let file = d.join("late.ndjson");
-    std::fs::write(
-        &file,
-        line_at(
+        &line_at(
             "late",
             "Frisch importiert: Rückerstattung bitte",
             "2026-11-20T10:00:00Z",
         ),
-    )
-    .unwrap();
-    ok(run(
-        d,
-        &[
-            "import",
-            "--workspace",
-            "acme/acme",
-            "--format",
-            "ndjson",
-            file.to_str().unwrap(),
-        ],
-        None,
-    ));
+    );
     let imported = std::time::Instant::now();
     let client = reqwest::blocking::Client::new();
     let found = loop {
@@ -592,42 +588,15 @@ fn a_complaint_imported_while_the_server_runs_reaches_the_support_queue() {
         None,
     ));
     let (_server, base) = serve(d);
-    let token = ok(run(
+    let token = boss_token(d);
+    import_line(
         d,
-        &[
-            "token",
-            "create",
-            "--email",
-            "boss@example.com",
-            "--name",
-            "t",
-        ],
-        None,
-    ))
-    .trim()
-    .to_string();
-    let file = d.join("complaint.ndjson");
-    std::fs::write(
-        &file,
-        line_at(
+        &line_at(
             "angry",
             "Die App stürzt seit dem Update ständig ab. Frechheit, ich will mein Geld zurück!",
             "2026-11-20T10:00:00Z",
         ),
-    )
-    .unwrap();
-    ok(run(
-        d,
-        &[
-            "import",
-            "--workspace",
-            "acme/acme",
-            "--format",
-            "ndjson",
-            file.to_str().unwrap(),
-        ],
-        None,
-    ));
+    );
     let imported = std::time::Instant::now();
     let client = reqwest::blocking::Client::new();
     loop {
